@@ -1,0 +1,63 @@
+"""What every SQL repository shares: its executor, row mapping, paging and partial updates."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from pydantic import BaseModel
+from sqlalchemy import ColumnElement, Select, Table, func, select, update
+
+from domain.paging import Paging
+from domain.patches import Patch
+from domain.values import utcnow
+
+if TYPE_CHECKING:
+    from adapters.storage.sql.database import Executor
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class SqlRepository:
+    table: Table
+
+    def __init__(self, executor: Executor) -> None:
+        self._x = executor
+
+    @property
+    def _dialect(self) -> str:
+        return self._x.dialect_name
+
+    async def _page(
+        self, model: type[M], where: Sequence[ColumnElement[bool]], paging: Paging, order_by: Sequence[Any]
+    ) -> tuple[list[M], int]:
+        """One page of `model` rows matching `where`, and how many match in all."""
+        total = (await self._x.execute(select(func.count()).select_from(self.table).where(*where))).scalar_one()
+        if total == 0 or paging.offset >= total:
+            return [], total
+        ordering = [c.desc() for c in order_by] if paging.sort_desc else list(order_by)
+        stmt = select(self.table).where(*where).order_by(*ordering).limit(paging.page_size).offset(paging.offset)
+        return await self._all(model, stmt), total
+
+    async def _one(self, model: type[M], stmt: Select[Any]) -> M | None:
+        row = (await self._x.execute(stmt)).mappings().first()
+        return None if row is None else model.model_validate(dict(row))
+
+    async def _all(self, model: type[M], stmt: Select[Any]) -> list[M]:
+        return [model.model_validate(dict(row)) for row in (await self._x.execute(stmt)).mappings()]
+
+    async def _patch(self, model: type[M], key: ColumnElement[bool], patch: Patch) -> M | None:
+        """Apply a patch (setting `updated_at`) and return the row as it is now; None if missing."""
+        values: Mapping[str, Any] = {**patch.changes(), "updated_at": utcnow()}
+        stmt = update(self.table).where(key).values(**values).returning(*self.table.c)
+        row = (await self._x.execute(stmt)).mappings().first()
+        return None if row is None else model.model_validate(dict(row))
+
+    async def _delete(self, key: ColumnElement[bool]) -> bool:
+        result: Any = await self._x.execute(self.table.delete().where(key))
+        return bool(result.rowcount)
+
+
+def row_values(entity: BaseModel, exclude: set[str] | None = None) -> dict[str, Any]:
+    """An entity as column values (JSON fields as plain JSON, the rest as Python values)."""
+    return entity.model_dump(exclude=exclude)

@@ -1,0 +1,2 @@
+class SqlMemories:
+    def __init__(self, executor): pass

@@ -1,0 +1,2 @@
+class SqlMessages:
+    def __init__(self, executor): pass

@@ -1,0 +1,2 @@
+class SqlSessions:
+    def __init__(self, executor): pass

@@ -1,0 +1,58 @@
+"""Users in SQL."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+
+from adapters.storage.sql.dialect import insert_ignoring
+from adapters.storage.sql.repositories.base import SqlRepository, row_values
+from adapters.storage.sql.tables import users
+from domain.models import User
+from domain.paging import Paging
+from domain.patches import UserPatch
+
+_ORDER = (users.c.created_at, users.c.id)
+
+
+class SqlUsers(SqlRepository):
+    table = users
+
+    async def add(self, user: User) -> User:
+        await self._x.execute(users.insert().values(**row_values(user)))
+        return user
+
+    async def get(self, user_id: uuid.UUID) -> User | None:
+        return await self._one(User, select(users).where(users.c.id == user_id))
+
+    async def get_by_email(self, email: str) -> User | None:
+        return await self._one(User, select(users).where(users.c.email == email.lower()))
+
+    async def get_or_create(self, user: User) -> tuple[User, bool]:
+        stmt = insert_ignoring(users, self._dialect, ["id"]).values(**row_values(user)).returning(users.c.id)
+        created = (await self._x.execute(stmt)).first() is not None
+        stored = await self.get(user.id)
+        assert stored is not None  # inserted, or there already
+        return stored, created
+
+    async def get_or_create_by_email(self, user: User) -> tuple[User, bool]:
+        if user.email is None:
+            raise ValueError("get_or_create_by_email needs an email")
+        stmt = insert_ignoring(users, self._dialect, ["email"]).values(**row_values(user)).returning(users.c.id)
+        created = (await self._x.execute(stmt)).first() is not None
+        stored = await self.get_by_email(user.email)
+        assert stored is not None
+        return stored, created
+
+    async def list(self, paging: Paging, *, email: str | None = None) -> tuple[list[User], int]:
+        where = [] if email is None else [users.c.email == email.lower()]
+        return await self._page(User, where, paging, _ORDER)
+
+    async def update(self, user_id: uuid.UUID, patch: UserPatch) -> User | None:
+        if not patch:
+            return await self.get(user_id)
+        return await self._patch(User, users.c.id == user_id, patch)
+
+    async def delete(self, user_id: uuid.UUID) -> bool:
+        return await self._delete(users.c.id == user_id)

@@ -1,0 +1,115 @@
+"""Identifiers: UUIDs made here, agent ids, and the deterministic mapping of legacy integer ids.
+
+Every id a caller does not give is made by the core, so no row is ever written without one.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Annotated
+
+from pydantic import BeforeValidator
+
+#: Namespace of every id derived from a legacy source (SPEC §4, §7). Never change it: the ids of
+#: migrated rows, and the UUIDs that integer user ids map to, are computed from it.
+LEGACY_NAMESPACE = uuid.UUID("0db7fb7e-fae8-403d-90d7-4b0db851fa23")
+
+_HEX32 = re.compile(r"^[0-9a-f]{32}$")
+# W3C DID syntax: did:<method>:<method-specific-id>
+_DID = re.compile(r"^did:[a-z0-9]+:[A-Za-z0-9._:%-]+$")
+
+
+def new_id() -> uuid.UUID:
+    """A new random UUID for any entity but an agent."""
+    return uuid.uuid4()
+
+
+def new_agent_id() -> str:
+    """A new agent id: 32 lower-case hex characters."""
+    return uuid.uuid4().hex
+
+
+def parse_agent_id(value: object) -> str:
+    """An agent id as stored: a `did:` string as given, any UUID form as its 32-hex form.
+
+    Raises ValueError for anything else.
+    """
+    if isinstance(value, uuid.UUID):
+        return value.hex
+    if not isinstance(value, str):
+        raise ValueError("must be a string")
+    if value.startswith("did:"):
+        if len(value) > 255 or not _DID.match(value):
+            raise ValueError("is not a valid DID")
+        return value
+    lowered = value.lower()
+    if _HEX32.match(lowered):
+        return lowered
+    try:
+        return uuid.UUID(value).hex
+    except ValueError:
+        raise ValueError("must be 32 hex characters, a UUID or a did: string") from None
+
+
+def is_agent_id(value: str) -> bool:
+    """Whether `value` has the shape of an agent id (used to try "id or name" as an id first)."""
+    try:
+        parse_agent_id(value)
+    except ValueError:
+        return False
+    return True
+
+
+def legacy_user_id(legacy_id: int) -> uuid.UUID:
+    """The UUID that an integer user id of automagik-agents maps to (SPEC §7)."""
+    return uuid.uuid5(LEGACY_NAMESPACE, f"user:{legacy_id}")
+
+
+def legacy_agent_id(legacy_id: int) -> str:
+    """The agent id that an integer agent id of automagik-agents maps to (SPEC §7)."""
+    return uuid.uuid5(LEGACY_NAMESPACE, f"agent:{legacy_id}").hex
+
+
+#: The owner of imported sessions that had none (SPEC §7).
+ANONYMOUS_USER_ID = uuid.uuid5(LEGACY_NAMESPACE, "user:anonymous")
+
+
+def migrated_bio_id(did: str) -> uuid.UUID:
+    """The id of the bio migrate-agents writes for `did` (deterministic, so a re-run adds none)."""
+    return uuid.uuid5(LEGACY_NAMESPACE, f"bio:{did}")
+
+
+def migrated_metadata_id(did: str) -> uuid.UUID:
+    """The id of the profile metadata migrate-agents writes for `did`."""
+    return uuid.uuid5(LEGACY_NAMESPACE, f"meta:{did}")
+
+
+def parse_user_id(value: object) -> uuid.UUID:
+    """A user id from a UUID, or a legacy integer (a JSON int or a string of digits, SPEC §7).
+
+    Raises ValueError for anything else (booleans included: JSON `true` is not a user id).
+    """
+    if isinstance(value, uuid.UUID):
+        return value
+    if isinstance(value, bool):
+        raise ValueError("must be a UUID or an integer")
+    if isinstance(value, int):
+        if value < 0:
+            raise ValueError("must be a UUID or a non-negative integer")
+        return legacy_user_id(value)
+    if isinstance(value, str):
+        if value.isascii() and value.isdigit() and len(value) <= 19:
+            return legacy_user_id(int(value))
+        try:
+            return uuid.UUID(value)
+        except ValueError:
+            pass
+    raise ValueError("must be a UUID or an integer")
+
+
+AgentId = Annotated[str, BeforeValidator(parse_agent_id)]
+"""An agent id: 32 lower-case hex characters or a `did:` string."""
+
+UserId = Annotated[uuid.UUID, BeforeValidator(parse_user_id)]
+"""A user id: a UUID; a legacy integer is accepted and mapped (SPEC §7)."""

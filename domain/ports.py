@@ -1,0 +1,235 @@
+"""Ports: what the core needs from storage. Adapters implement them; use cases depend on them only.
+
+Every repository method runs inside the unit of work that owns it. Lists return `(items, total)`:
+one page and the size of the whole filtered list. Writes that break a unique rule raise `Conflict`
+naming the field; a write that points at a missing parent raises `NotFound`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from datetime import datetime
+from typing import Protocol, TypeVar
+
+from domain.models import Agent, AgentBio, AgentProfileMetadata, Memory, Message, Session, User
+from domain.paging import Paging
+from domain.patches import AgentBioPatch, AgentPatch, MemoryPatch, MessagePatch, ProfileCounts, SessionPatch, UserPatch
+from domain.values import ReadMode
+
+T = TypeVar("T")
+
+
+class Users(Protocol):
+    async def add(self, user: User) -> User:
+        """Insert `user` as given (its id kept). Conflict on a taken id or email."""
+        ...
+
+    async def get(self, user_id: uuid.UUID) -> User | None: ...
+
+    async def get_by_email(self, email: str) -> User | None:
+        """The user with this email, compared case-insensitively."""
+        ...
+
+    async def get_or_create(self, user: User) -> tuple[User, bool]:
+        """The user with `user.id`, or `user` inserted; atomic (insert-on-conflict, then read).
+
+        Returns the stored user and whether it was created. Conflict if only the email clashes.
+        """
+        ...
+
+    async def get_or_create_by_email(self, user: User) -> tuple[User, bool]:
+        """The user with `user.email` (which must be set), or `user` inserted; atomic."""
+        ...
+
+    async def list(self, paging: Paging, *, email: str | None = None) -> tuple[list[User], int]: ...
+
+    async def update(self, user_id: uuid.UUID, patch: UserPatch) -> User | None:
+        """Apply `patch`; None if there is no such user. Conflict on a taken email."""
+        ...
+
+    async def delete(self, user_id: uuid.UUID) -> bool:
+        """Delete the user with its sessions, messages and user-scoped memories."""
+        ...
+
+
+class Agents(Protocol):
+    async def add(self, agent: Agent) -> Agent:
+        """Insert `agent` as given. Conflict on a taken id or name."""
+        ...
+
+    async def get(self, agent_id: str) -> Agent | None: ...
+
+    async def get_by_name(self, name: str) -> Agent | None:
+        """The agent with this name, compared lower-case."""
+        ...
+
+    async def resolve(self, id_or_name: str) -> Agent | None:
+        """The agent whose id is `id_or_name`, else the one of that name."""
+        ...
+
+    async def list(self, paging: Paging, *, active_only: bool = False) -> tuple[list[Agent], int]: ...
+
+    async def update(self, agent_id: str, patch: AgentPatch) -> Agent | None:
+        """Apply `patch`; None if there is no such agent. Conflict on a taken name."""
+        ...
+
+    async def delete(self, agent_id: str) -> bool:
+        """Delete the agent with its sessions, messages, memories, bios and profile metadata."""
+        ...
+
+
+class AgentBios(Protocol):
+    async def add(self, bio: AgentBio) -> AgentBio:
+        """Insert `bio`. NotFound if its agent does not exist; Conflict on a taken id."""
+        ...
+
+    async def get(self, bio_id: uuid.UUID) -> AgentBio | None: ...
+
+    async def latest(self, agent_id: str) -> AgentBio | None:
+        """The current bio: the newest, ties broken by insertion order (the last one wins)."""
+        ...
+
+    async def list(self, agent_id: str, paging: Paging) -> tuple[list[AgentBio], int]: ...
+
+    async def update(self, bio_id: uuid.UUID, patch: AgentBioPatch) -> AgentBio | None: ...
+
+    async def delete(self, bio_id: uuid.UUID) -> bool: ...
+
+
+class ProfileMetadata(Protocol):
+    async def get(self, agent_id: str) -> AgentProfileMetadata | None:
+        """The profile metadata of an agent (one per agent)."""
+        ...
+
+    async def upsert(self, metadata: AgentProfileMetadata, counts: ProfileCounts | None = None) -> tuple[AgentProfileMetadata, bool]:
+        """Insert `metadata`, or, when the agent has some, set the counts in `counts` (all counts
+        of `metadata` when `counts` is None) in one `ON CONFLICT DO UPDATE`; never a delete and
+        insert. Returns the stored row and whether it was created. NotFound without the agent.
+        """
+        ...
+
+    async def delete(self, agent_id: str) -> bool: ...
+
+
+class Sessions(Protocol):
+    async def add(self, session: Session) -> Session:
+        """Insert `session`. NotFound without its user or agent; Conflict on a taken id or name."""
+        ...
+
+    async def get(self, session_id: uuid.UUID) -> Session | None: ...
+
+    async def get_by_name(self, name: str) -> Session | None: ...
+
+    async def get_or_create_by_name(self, session: Session) -> tuple[Session, bool]:
+        """The session named `session.name` (which must be set), or `session` inserted; atomic."""
+        ...
+
+    async def list(
+        self, paging: Paging, *, user_id: uuid.UUID | None = None, agent_id: str | None = None
+    ) -> tuple[list[Session], int]: ...
+
+    async def update(self, session_id: uuid.UUID, patch: SessionPatch) -> Session | None: ...
+
+    async def finish(self, session_id: uuid.UUID, at: datetime) -> Session | None:
+        """Mark the session finished at `at`; idempotent: the first `finished_at` stays."""
+        ...
+
+    async def delete(self, session_id: uuid.UUID) -> bool:
+        """Delete the session and its messages; memories bound to it become unbound."""
+        ...
+
+
+class Messages(Protocol):
+    async def add(self, message: Message) -> Message:
+        """Append `message` to its session (after every message written before it)."""
+        ...
+
+    async def add_many(self, messages: Sequence[Message]) -> None:
+        """Append `messages` in the given order, in one statement where the database allows."""
+        ...
+
+    async def get(self, message_id: uuid.UUID) -> Message | None: ...
+
+    async def list(
+        self, session_id: uuid.UUID, paging: Paging, *, hide_tools: bool = False
+    ) -> tuple[list[Message], int]:
+        """A page of the session's messages in their stable order; `hide_tools` leaves out
+        `role=tool` messages (the entrypoint drops the tool fields)."""
+        ...
+
+    async def last(self, session_id: uuid.UUID, limit: int) -> list[Message]:
+        """The last `limit` messages of the session, oldest first, read through an index."""
+        ...
+
+    async def update(self, message_id: uuid.UUID, patch: MessagePatch) -> Message | None: ...
+
+    async def delete(self, message_id: uuid.UUID) -> bool: ...
+
+
+class Memories(Protocol):
+    async def add(self, memory: Memory) -> Memory:
+        """Insert `memory`. NotFound without its agent, user or session; Conflict on a taken
+        (name, agent, user), where two agent-wide memories of one name clash."""
+        ...
+
+    async def add_many(self, memories: Sequence[Memory]) -> list[Memory]:
+        """Insert every memory or none (the unit of work rolls back on the first error)."""
+        ...
+
+    async def get(self, memory_id: uuid.UUID) -> Memory | None: ...
+
+    async def get_by_name(self, name: str, agent_id: str, user_id: uuid.UUID | None) -> Memory | None: ...
+
+    async def list(
+        self,
+        paging: Paging,
+        *,
+        agent_id: str | None = None,
+        user_id: uuid.UUID | None = None,
+        session_id: uuid.UUID | None = None,
+        read_mode: ReadMode | None = None,
+        name: str | None = None,
+    ) -> tuple[list[Memory], int]: ...
+
+    async def for_run(
+        self, agent_id: str, user_id: uuid.UUID | None, read_mode: ReadMode, session_id: uuid.UUID | None = None
+    ) -> list[Memory]:
+        """The memories of `read_mode` that apply to a run: the user's first, then the agent-wide
+        ones, each group oldest first; a memory bound to a session applies only to that session."""
+        ...
+
+    async def update(self, memory_id: uuid.UUID, patch: MemoryPatch) -> Memory | None: ...
+
+    async def delete(self, memory_id: uuid.UUID) -> bool: ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction over every repository. Use it as `async with storage.unit_of_work() as uow`;
+    it rolls back on leaving unless `commit()` was called. No I/O but the database's belongs inside.
+    """
+
+    users: Users
+    agents: Agents
+    bios: AgentBios
+    profiles: ProfileMetadata
+    sessions: Sessions
+    messages: Messages
+    memories: Memories
+
+    async def commit(self) -> None: ...
+
+    async def rollback(self) -> None: ...
+
+
+class Storage(Protocol):
+    """A storage adapter: hands out units of work, and closes its connections when done."""
+
+    def unit_of_work(self) -> AbstractAsyncContextManager[UnitOfWork]: ...
+
+    async def run(self, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
+        """Run `work` in one unit of work and commit when it returns (roll back when it raises)."""
+        ...
+
+    async def close(self) -> None: ...
