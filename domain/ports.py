@@ -7,6 +7,7 @@ naming the field; a write that points at a missing parent raises `NotFound`.
 
 from __future__ import annotations
 
+import builtins
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -140,6 +141,15 @@ class Sessions(Protocol):
         """Delete the session and its messages; memories bound to it become unbound."""
         ...
 
+    async def claim_run(self, session_id: uuid.UUID, token: str, now: datetime, until: datetime) -> bool:
+        """Take the session's run lease for `token` until `until`, if nobody holds it or the
+        holder's lease ended before `now`. One conditional UPDATE, so it holds across processes."""
+        ...
+
+    async def release_run(self, session_id: uuid.UUID, token: str) -> None:
+        """Give the lease back, if `token` still holds it."""
+        ...
+
 
 class Messages(Protocol):
     async def add(self, message: Message) -> Message:
@@ -159,7 +169,7 @@ class Messages(Protocol):
         `role=tool` messages (the entrypoint drops the tool fields)."""
         ...
 
-    async def last(self, session_id: uuid.UUID, limit: int) -> list[Message]:
+    async def last(self, session_id: uuid.UUID, limit: int) -> builtins.list[Message]:
         """The last `limit` messages of the session, oldest first, read through an index."""
         ...
 
@@ -195,7 +205,7 @@ class Memories(Protocol):
 
     async def for_run(
         self, agent_id: str, user_id: uuid.UUID | None, read_mode: ReadMode, session_id: uuid.UUID | None = None
-    ) -> list[Memory]:
+    ) -> builtins.list[Memory]:
         """The memories of `read_mode` that apply to a run: the user's first, then the agent-wide
         ones, each group oldest first; a memory bound to a session applies only to that session."""
         ...

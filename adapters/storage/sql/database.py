@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import Connection, Dialect, create_engine, event
+from sqlalchemy import Connection, Dialect, create_engine, event, inspect
 from sqlalchemy.engine import URL, Result
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.exc import InterfaceError as SAInterfaceError
@@ -195,6 +195,17 @@ class SqliteStorage(_Runs):
         metadata.create_all(self._connect())
         self._connect().commit()
 
+    async def schema_revision(self) -> str | None:
+        """The Alembic revision the database is at; None when it was never migrated."""
+        async with self._lock:
+            try:
+                result = self._connect().exec_driver_sql(_REVISION).scalar()
+                return None if result is None else str(result)
+            except OperationalError:
+                return None  # no alembic_version table
+            finally:
+                self._connect().rollback()
+
     async def close(self) -> None:
         async with self._lock:
             if self._connection is not None:
@@ -243,6 +254,18 @@ class PostgresStorage(_Runs):
         async with self.engine.begin() as connection:
             await connection.run_sync(metadata.create_all)
 
+    async def schema_revision(self) -> str | None:
+        """The Alembic revision the database is at; None when it was never migrated."""
+        try:
+            async with self.engine.connect() as connection:
+                exists = await connection.run_sync(lambda c: inspect(c).has_table("alembic_version"))
+                if not exists:
+                    return None
+                result = (await connection.exec_driver_sql(_REVISION)).scalar()
+                return None if result is None else str(result)
+        except (OSError, OperationalError, SAInterfaceError) as e:
+            raise StorageUnavailable(f"cannot reach {mask_url(self.url)}: {e}") from None
+
     async def close(self) -> None:
         await self.engine.dispose()
 
@@ -253,6 +276,9 @@ def open_storage(url: str | URL, **options: Any) -> SqliteStorage | PostgresStor
     if normalized.get_backend_name() == SQLITE:
         return SqliteStorage(normalized, **options)
     return PostgresStorage(normalized, **options)
+
+
+_REVISION = "SELECT version_num FROM alembic_version"
 
 
 def _is_busy(error: sqlite3.OperationalError) -> bool:

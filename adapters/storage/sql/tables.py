@@ -155,6 +155,10 @@ sessions = Table(
     Column("metadata", Json, nullable=False),
     *_timestamps(),
     Column("finished_at", UtcDateTime()),
+    # The run lease: runs on one session take turns across processes without holding a
+    # transaction during the model call (run-agent claims it, and releases it when done).
+    Column("run_token", String(32)),
+    Column("run_until", UtcDateTime()),
     UniqueConstraint("name"),
     Index(None, "created_at", "id"),
     Index(None, "user_id", "created_at", "id"),

@@ -1,6 +1,119 @@
-class SqlAgentBios:
-    def __init__(self, executor): pass
-class SqlAgents:
-    def __init__(self, executor): pass
-class SqlProfileMetadata:
-    def __init__(self, executor): pass
+"""Agents, their persona bios and their profile metadata in SQL."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from adapters.storage.sql.dialect import insert
+from adapters.storage.sql.repositories.base import SqlRepository, entity_columns, row_values
+from adapters.storage.sql.tables import agent as agents
+from adapters.storage.sql.tables import agent_persona_bios, user_agent_profile_metadata
+from domain.ids import is_agent_id, parse_agent_id
+from domain.models import Agent, AgentBio, AgentProfileMetadata
+from domain.paging import Paging
+from domain.patches import AgentBioPatch, AgentPatch, ProfileCounts
+from domain.values import utcnow
+
+_AGENT_ORDER = (agents.c.created_at, agents.c.id)
+
+bios = agent_persona_bios
+_BIO_COLUMNS = entity_columns(bios, AgentBio)
+# The newest bio is current; two of one microsecond are told apart by insertion order.
+_BIO_ORDER = (bios.c.created_at, bios.c.seq)
+
+profiles = user_agent_profile_metadata
+_COUNTS = ("followers_count", "follows_count", "posts_count")
+
+
+class SqlAgents(SqlRepository):
+    table = agents
+
+    async def add(self, agent: Agent) -> Agent:
+        await self._x.execute(agents.insert().values(**row_values(agent)))
+        return agent
+
+    async def get(self, agent_id: str) -> Agent | None:
+        return await self._one(Agent, select(agents).where(agents.c.id == agent_id))
+
+    async def get_by_name(self, name: str) -> Agent | None:
+        return await self._one(Agent, select(agents).where(agents.c.name == name.lower()))
+
+    async def resolve(self, id_or_name: str) -> Agent | None:
+        if is_agent_id(id_or_name):
+            found = await self.get(parse_agent_id(id_or_name))
+            if found is not None:
+                return found
+        return await self.get_by_name(id_or_name)
+
+    async def list(self, paging: Paging, *, active_only: bool = False) -> tuple[list[Agent], int]:
+        where = [agents.c.active.is_(True)] if active_only else []
+        return await self._page(Agent, where, paging, _AGENT_ORDER)
+
+    async def update(self, agent_id: str, patch: AgentPatch) -> Agent | None:
+        if not patch:
+            return await self.get(agent_id)
+        return await self._patch(Agent, agents.c.id == agent_id, patch)
+
+    async def delete(self, agent_id: str) -> bool:
+        return await self._delete(agents.c.id == agent_id)
+
+
+class SqlAgentBios(SqlRepository):
+    table = bios
+
+    async def add(self, bio: AgentBio) -> AgentBio:
+        await self._x.execute(bios.insert().values(**row_values(bio)))
+        return bio
+
+    async def get(self, bio_id: uuid.UUID) -> AgentBio | None:
+        return await self._one(AgentBio, select(*_BIO_COLUMNS).where(bios.c.id == bio_id))
+
+    async def latest(self, agent_id: str) -> AgentBio | None:
+        newest = [c.desc() for c in _BIO_ORDER]
+        stmt = select(*_BIO_COLUMNS).where(bios.c.agent_id == agent_id).order_by(*newest).limit(1)
+        return await self._one(AgentBio, stmt)
+
+    async def list(self, agent_id: str, paging: Paging) -> tuple[list[AgentBio], int]:
+        where = [bios.c.agent_id == agent_id]
+        return await self._page(AgentBio, where, paging, _BIO_ORDER, rows=select(*_BIO_COLUMNS))
+
+    async def update(self, bio_id: uuid.UUID, patch: AgentBioPatch) -> AgentBio | None:
+        if not patch:
+            return await self.get(bio_id)
+        return await self._patch(AgentBio, bios.c.id == bio_id, patch, columns=_BIO_COLUMNS)
+
+    async def delete(self, bio_id: uuid.UUID) -> bool:
+        return await self._delete(bios.c.id == bio_id)
+
+
+class SqlProfileMetadata(SqlRepository):
+    table = profiles
+
+    async def get(self, agent_id: str) -> AgentProfileMetadata | None:
+        return await self._one(AgentProfileMetadata, select(profiles).where(profiles.c.agent_id == agent_id))
+
+    async def upsert(
+        self, metadata: AgentProfileMetadata, counts: ProfileCounts | None = None
+    ) -> tuple[AgentProfileMetadata, bool]:
+        changed = counts.changes() if counts is not None else {name: getattr(metadata, name) for name in _COUNTS}
+        # The update path stamps a time the insert path cannot have written, so the returned
+        # `updated_at` tells which path ran: one statement, no race, and right even when the
+        # caller gives the stored row's id (migrate-agents' deterministic ids).
+        now = utcnow()
+        if now == metadata.updated_at:
+            now += timedelta(microseconds=1)
+        stmt: Any = insert(profiles, self._dialect).values(**{**row_values(metadata), **changed})
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["agent_id"],
+            set_={**{name: stmt.excluded[name] for name in changed}, "updated_at": now},
+        ).returning(*profiles.c)
+        row = (await self._x.execute(stmt)).mappings().one()
+        stored = AgentProfileMetadata.model_validate(dict(row))
+        return stored, stored.updated_at == metadata.updated_at
+
+    async def delete(self, agent_id: str) -> bool:
+        return await self._delete(profiles.c.agent_id == agent_id)

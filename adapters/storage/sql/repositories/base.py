@@ -29,14 +29,22 @@ class SqlRepository:
         return self._x.dialect_name
 
     async def _page(
-        self, model: type[M], where: Sequence[ColumnElement[bool]], paging: Paging, order_by: Sequence[Any]
+        self,
+        model: type[M],
+        where: Sequence[ColumnElement[bool]],
+        paging: Paging,
+        order_by: Sequence[Any],
+        *,
+        rows: Select[Any] | None = None,
     ) -> tuple[list[M], int]:
-        """One page of `model` rows matching `where`, and how many match in all."""
+        """One page of `model` rows matching `where`, and how many match in all. `rows` selects
+        one row where the table has storage-only columns (default: every column of the table)."""
         total = (await self._x.execute(select(func.count()).select_from(self.table).where(*where))).scalar_one()
         if total == 0 or paging.offset >= total:
             return [], total
         ordering = [c.desc() for c in order_by] if paging.sort_desc else list(order_by)
-        stmt = select(self.table).where(*where).order_by(*ordering).limit(paging.page_size).offset(paging.offset)
+        query = select(self.table) if rows is None else rows
+        stmt = query.where(*where).order_by(*ordering).limit(paging.page_size).offset(paging.offset)
         return await self._all(model, stmt), total
 
     async def _one(self, model: type[M], stmt: Select[Any]) -> M | None:
@@ -46,10 +54,14 @@ class SqlRepository:
     async def _all(self, model: type[M], stmt: Select[Any]) -> list[M]:
         return [model.model_validate(dict(row)) for row in (await self._x.execute(stmt)).mappings()]
 
-    async def _patch(self, model: type[M], key: ColumnElement[bool], patch: Patch) -> M | None:
-        """Apply a patch (setting `updated_at`) and return the row as it is now; None if missing."""
+    async def _patch(
+        self, model: type[M], key: ColumnElement[bool], patch: Patch, *, columns: Sequence[Any] | None = None
+    ) -> M | None:
+        """Apply a patch (setting `updated_at`) and return the row as it is now (its `columns`,
+        default all); None if missing."""
         values: Mapping[str, Any] = {**patch.changes(), "updated_at": utcnow()}
-        stmt = update(self.table).where(key).values(**values).returning(*self.table.c)
+        returning = self.table.c if columns is None else columns
+        stmt = update(self.table).where(key).values(**values).returning(*returning)
         row = (await self._x.execute(stmt)).mappings().first()
         return None if row is None else model.model_validate(dict(row))
 
@@ -61,3 +73,9 @@ class SqlRepository:
 def row_values(entity: BaseModel, exclude: set[str] | None = None) -> dict[str, Any]:
     """An entity as column values (JSON fields as plain JSON, the rest as Python values)."""
     return entity.model_dump(exclude=exclude)
+
+
+def entity_columns(table: Table, model: type[BaseModel]) -> list[Any]:
+    """The columns of `table` that are fields of `model`: storage-only columns (an insertion key,
+    a run lease, a reference) never reach the entity, which forbids unknown fields."""
+    return [c for c in table.c if c.name in model.model_fields]

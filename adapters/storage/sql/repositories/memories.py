@@ -1,2 +1,89 @@
-class SqlMemories:
-    def __init__(self, executor): pass
+"""Memories in SQL: one agent's knowledge, per user or agent-wide (`user_id` null)."""
+
+from __future__ import annotations
+
+import builtins
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, case, or_, select
+
+from adapters.storage.sql.repositories.base import SqlRepository, row_values
+from adapters.storage.sql.tables import memories
+from domain.models import Memory
+from domain.paging import Paging
+from domain.patches import MemoryPatch
+from domain.values import ReadMode
+
+_ORDER = (memories.c.created_at, memories.c.id)
+
+
+def _owned_by(user_id: uuid.UUID | None) -> ColumnElement[bool]:
+    """The memories of this user, or the agent-wide ones when `user_id` is None."""
+    return memories.c.user_id.is_(None) if user_id is None else memories.c.user_id == user_id
+
+
+class SqlMemories(SqlRepository):
+    table = memories
+
+    async def add(self, memory: Memory) -> Memory:
+        await self._x.execute(memories.insert().values(**row_values(memory)))
+        return memory
+
+    async def add_many(self, batch: Sequence[Memory]) -> list[Memory]:
+        if batch:
+            # One executemany; the first bad row raises (a Conflict naming `name`, or NotFound)
+            # and the unit of work rolls the whole batch back.
+            await self._x.execute(memories.insert(), [row_values(m) for m in batch])
+        return list(batch)
+
+    async def get(self, memory_id: uuid.UUID) -> Memory | None:
+        return await self._one(Memory, select(memories).where(memories.c.id == memory_id))
+
+    async def get_by_name(self, name: str, agent_id: str, user_id: uuid.UUID | None) -> Memory | None:
+        where = (memories.c.name == name, memories.c.agent_id == agent_id, _owned_by(user_id))
+        return await self._one(Memory, select(memories).where(*where))
+
+    async def list(
+        self,
+        paging: Paging,
+        *,
+        agent_id: str | None = None,
+        user_id: uuid.UUID | None = None,
+        session_id: uuid.UUID | None = None,
+        read_mode: ReadMode | None = None,
+        name: str | None = None,
+    ) -> tuple[list[Memory], int]:
+        filters: dict[str, Any] = {
+            "agent_id": agent_id,
+            "user_id": user_id,
+            "session_id": session_id,
+            "read_mode": read_mode,
+            "name": name,
+        }
+        where = [memories.c[column] == value for column, value in filters.items() if value is not None]
+        return await self._page(Memory, where, paging, _ORDER)
+
+    async def for_run(
+        self, agent_id: str, user_id: uuid.UUID | None, read_mode: ReadMode, session_id: uuid.UUID | None = None
+    ) -> builtins.list[Memory]:
+        agent_wide = memories.c.user_id.is_(None)
+        owner = agent_wide if user_id is None else or_(memories.c.user_id == user_id, agent_wide)
+        unbound = memories.c.session_id.is_(None)
+        bound = unbound if session_id is None else or_(unbound, memories.c.session_id == session_id)
+        stmt = (
+            select(memories)
+            .where(memories.c.agent_id == agent_id, memories.c.read_mode == read_mode, owner, bound)
+            # The user's own memories first, then the agent-wide ones.
+            .order_by(case((agent_wide, 1), else_=0), *_ORDER)
+        )
+        return await self._all(Memory, stmt)
+
+    async def update(self, memory_id: uuid.UUID, patch: MemoryPatch) -> Memory | None:
+        if not patch:
+            return await self.get(memory_id)
+        return await self._patch(Memory, memories.c.id == memory_id, patch)
+
+    async def delete(self, memory_id: uuid.UUID) -> bool:
+        return await self._delete(memories.c.id == memory_id)

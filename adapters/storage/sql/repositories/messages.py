@@ -1,2 +1,86 @@
-class SqlMessages:
-    def __init__(self, executor): pass
+"""Messages in SQL: one stable order per session (`created_at`, then the insertion key `seq`), and
+system prompts stored once per distinct text, referenced by their SHA-256."""
+
+from __future__ import annotations
+
+import builtins
+import hashlib
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select, update
+
+from adapters.storage.sql.dialect import insert_ignoring
+from adapters.storage.sql.repositories.base import SqlRepository, entity_columns, row_values
+from adapters.storage.sql.tables import messages, system_prompts
+from domain.models import Message
+from domain.paging import Paging
+from domain.patches import MessagePatch
+from domain.values import Role, utcnow
+
+_ORDER = (messages.c.created_at, messages.c.seq)
+_ROWS = select(*entity_columns(messages, Message), system_prompts.c.text.label("system_prompt")).select_from(
+    messages.outerjoin(system_prompts)
+)
+
+
+def prompt_id(text: str) -> str:
+    """The key of a system prompt: the SHA-256 of its text, in hex."""
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _row(message: Message) -> dict[str, Any]:
+    prompt = message.system_prompt
+    return {
+        **row_values(message, exclude={"system_prompt"}),
+        "system_prompt_id": None if prompt is None else prompt_id(prompt),
+    }
+
+
+class SqlMessages(SqlRepository):
+    table = messages
+
+    async def add(self, message: Message) -> Message:
+        await self.add_many([message])
+        return message
+
+    async def add_many(self, batch: Sequence[Message]) -> None:
+        if not batch:
+            return
+        prompts = {prompt_id(m.system_prompt): m.system_prompt for m in batch if m.system_prompt is not None}
+        if prompts:
+            now = utcnow()
+            # In key order, so two transactions adding the same new prompts cannot deadlock.
+            rows = [{"id": key, "text": text, "created_at": now} for key, text in sorted(prompts.items())]
+            await self._x.execute(insert_ignoring(system_prompts, self._dialect, ["id"]), rows)
+        # One executemany: the rows get their `seq` in the order of `batch`.
+        await self._x.execute(messages.insert(), [_row(m) for m in batch])
+
+    async def get(self, message_id: uuid.UUID) -> Message | None:
+        return await self._one(Message, _ROWS.where(messages.c.id == message_id))
+
+    async def list(
+        self, session_id: uuid.UUID, paging: Paging, *, hide_tools: bool = False
+    ) -> tuple[list[Message], int]:
+        where = [messages.c.session_id == session_id]
+        if hide_tools:
+            where.append(messages.c.role != Role.TOOL.value)
+        return await self._page(Message, where, paging, _ORDER, rows=_ROWS)
+
+    async def last(self, session_id: uuid.UUID, limit: int) -> builtins.list[Message]:
+        if limit <= 0:
+            return []
+        # Newest first, so the (session_id, created_at, seq) index stops after `limit` rows.
+        newest = [c.desc() for c in _ORDER]
+        stmt = _ROWS.where(messages.c.session_id == session_id).order_by(*newest).limit(limit)
+        return list(reversed(await self._all(Message, stmt)))
+
+    async def update(self, message_id: uuid.UUID, patch: MessagePatch) -> Message | None:
+        if patch:
+            # Messages have no `updated_at`, so not `_patch`.
+            await self._x.execute(update(messages).where(messages.c.id == message_id).values(**patch.changes()))
+        return await self.get(message_id)
+
+    async def delete(self, message_id: uuid.UUID) -> bool:
+        return await self._delete(messages.c.id == message_id)

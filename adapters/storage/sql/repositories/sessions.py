@@ -1,2 +1,89 @@
-class SqlSessions:
-    def __init__(self, executor): pass
+"""Sessions in SQL, with the run lease that makes runs on one session take turns."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import case, func, literal, or_, select, update
+
+from adapters.storage.sql.dialect import insert_ignoring
+from adapters.storage.sql.repositories.base import SqlRepository, entity_columns, row_values
+from adapters.storage.sql.tables import sessions
+from domain.models import Session
+from domain.paging import Paging
+from domain.patches import SessionPatch
+from domain.values import utcnow
+
+_ORDER = (sessions.c.created_at, sessions.c.id)
+# The run lease (`run_token`, `run_until`) is storage-only: never part of the entity.
+_COLUMNS = entity_columns(sessions, Session)
+_ROWS = select(*_COLUMNS)
+
+
+class SqlSessions(SqlRepository):
+    table = sessions
+
+    async def add(self, session: Session) -> Session:
+        await self._x.execute(sessions.insert().values(**row_values(session)))
+        return session
+
+    async def get(self, session_id: uuid.UUID) -> Session | None:
+        return await self._one(Session, _ROWS.where(sessions.c.id == session_id))
+
+    async def get_by_name(self, name: str) -> Session | None:
+        return await self._one(Session, _ROWS.where(sessions.c.name == name))
+
+    async def get_or_create_by_name(self, session: Session) -> tuple[Session, bool]:
+        if session.name is None:
+            raise ValueError("get_or_create_by_name needs a name")
+        stmt = insert_ignoring(sessions, self._dialect, ["name"]).values(**row_values(session))
+        created = (await self._x.execute(stmt.returning(sessions.c.id))).first() is not None
+        stored = await self.get_by_name(session.name)
+        assert stored is not None  # inserted, or there already
+        return stored, created
+
+    async def list(
+        self, paging: Paging, *, user_id: uuid.UUID | None = None, agent_id: str | None = None
+    ) -> tuple[list[Session], int]:
+        where = []
+        if user_id is not None:
+            where.append(sessions.c.user_id == user_id)
+        if agent_id is not None:
+            where.append(sessions.c.agent_id == agent_id)
+        return await self._page(Session, where, paging, _ORDER, rows=_ROWS)
+
+    async def update(self, session_id: uuid.UUID, patch: SessionPatch) -> Session | None:
+        if not patch:
+            return await self.get(session_id)
+        return await self._patch(Session, sessions.c.id == session_id, patch, columns=_COLUMNS)
+
+    async def finish(self, session_id: uuid.UUID, at: datetime) -> Session | None:
+        finished_at: Any = sessions.c.finished_at
+        unfinished = finished_at.is_(None)
+        stmt = (
+            update(sessions)
+            .where(sessions.c.id == session_id)
+            .values(
+                # The first finish wins; a repeated one changes nothing, not even `updated_at`.
+                finished_at=func.coalesce(finished_at, literal(at, finished_at.type)),
+                updated_at=case((unfinished, literal(utcnow(), finished_at.type)), else_=sessions.c.updated_at),
+            )
+            .returning(*_COLUMNS)
+        )
+        row = (await self._x.execute(stmt)).mappings().first()
+        return None if row is None else Session.model_validate(dict(row))
+
+    async def delete(self, session_id: uuid.UUID) -> bool:
+        return await self._delete(sessions.c.id == session_id)
+
+    async def claim_run(self, session_id: uuid.UUID, token: str, now: datetime, until: datetime) -> bool:
+        free = or_(sessions.c.run_token.is_(None), sessions.c.run_until < now)
+        stmt = update(sessions).where(sessions.c.id == session_id, free).values(run_token=token, run_until=until)
+        result: Any = await self._x.execute(stmt)
+        return bool(result.rowcount)
+
+    async def release_run(self, session_id: uuid.UUID, token: str) -> None:
+        held = (sessions.c.id == session_id, sessions.c.run_token == token)
+        await self._x.execute(update(sessions).where(*held).values(run_token=None, run_until=None))

@@ -1,0 +1,9 @@
+"""The in-memory storage adapter: the ports of `domain.ports` over Python dicts.
+
+It passes the same contract suite as the SQL adapters (`tests/contract/`), so use cases can be
+tested against it, and it reproduces their rules: unique keys, cascades, order, paging.
+"""
+
+from adapters.storage.memory.storage import MemoryStorage, MemoryUnitOfWork
+
+__all__ = ["MemoryStorage", "MemoryUnitOfWork"]

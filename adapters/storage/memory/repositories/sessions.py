@@ -1,0 +1,159 @@
+"""Sessions and their messages, in memory."""
+
+from __future__ import annotations
+
+import builtins
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from adapters.storage.memory.state import (
+    Lease,
+    Repository,
+    Sequenced,
+    by_time_then_id,
+    by_time_then_seq,
+    conflict,
+    detach,
+    detach_or_none,
+    page,
+    sequenced_page,
+)
+from domain.models import Message, Session
+from domain.paging import Paging
+from domain.patches import MessagePatch, SessionPatch
+from domain.values import Role, to_utc, utcnow
+
+
+class MemorySessions(Repository):
+    async def add(self, session: Session) -> Session:
+        # The same order of checks as SQLite: the name rule, the id, then the parents.
+        if session.name is not None and self._named(session.name) is not None:
+            raise conflict("session", "name")
+        if session.id in self._t.sessions:
+            raise conflict("session", "id")
+        self._t.require_user(session.user_id)
+        self._t.require_agent(session.agent_id)
+        self._t.sessions[session.id] = detach(session)
+        return session
+
+    async def get(self, session_id: uuid.UUID) -> Session | None:
+        return detach_or_none(self._t.sessions.get(session_id))
+
+    async def get_by_name(self, name: str) -> Session | None:
+        return detach_or_none(self._named(name))
+
+    async def get_or_create_by_name(self, session: Session) -> tuple[Session, bool]:
+        if session.name is None:
+            raise ValueError("get_or_create_by_name needs a name")
+        stored = self._named(session.name)
+        if stored is not None:
+            return detach(stored), False
+        await self.add(session)
+        return detach(session), True
+
+    async def list(
+        self, paging: Paging, *, user_id: uuid.UUID | None = None, agent_id: str | None = None
+    ) -> tuple[list[Session], int]:
+        rows = [
+            s
+            for s in self._t.sessions.values()
+            if (user_id is None or s.user_id == user_id) and (agent_id is None or s.agent_id == agent_id)
+        ]
+        return page(rows, by_time_then_id, paging)
+
+    async def update(self, session_id: uuid.UUID, patch: SessionPatch) -> Session | None:
+        current = self._t.sessions.get(session_id)
+        if current is None or not patch:
+            return detach_or_none(current)
+        changes = patch.changes()
+        name = changes.get("name")
+        if name is not None:
+            owner = self._named(name)
+            if owner is not None and owner.id != session_id:
+                raise conflict("session", "name")
+        updated = detach(current.model_copy(update={**changes, "updated_at": utcnow()}))
+        self._t.sessions[session_id] = updated
+        return detach(updated)
+
+    async def finish(self, session_id: uuid.UUID, at: datetime) -> Session | None:
+        current = self._t.sessions.get(session_id)
+        if current is None or current.finished_at is not None:
+            return detach_or_none(current)
+        updated = current.model_copy(update={"finished_at": to_utc(at), "updated_at": utcnow()})
+        self._t.sessions[session_id] = updated
+        return detach(updated)
+
+    async def delete(self, session_id: uuid.UUID) -> bool:
+        return self._t.delete_session(session_id)
+
+    async def claim_run(self, session_id: uuid.UUID, token: str, now: datetime, until: datetime) -> bool:
+        if session_id not in self._t.sessions:
+            return False
+        lease = self._t.leases.get(session_id)
+        if lease is not None and not lease.until < now:
+            return False  # held, even by this token: a lease is taken once
+        self._t.leases[session_id] = Lease(token, to_utc(until))
+        return True
+
+    async def release_run(self, session_id: uuid.UUID, token: str) -> None:
+        lease = self._t.leases.get(session_id)
+        if lease is not None and lease.token == token:
+            del self._t.leases[session_id]
+
+    def _named(self, name: str) -> Session | None:
+        return next((s for s in self._t.sessions.values() if s.name == name), None)
+
+
+class MemoryMessages(Repository):
+    async def add(self, message: Message) -> Message:
+        self._check(message, set())
+        self._t.messages[message.id] = Sequenced(self._t.next_seq(), detach(message))
+        return message
+
+    async def add_many(self, messages: Sequence[Message]) -> None:
+        # One statement in SQL: every row or none.
+        seen: set[uuid.UUID] = set()
+        for message in messages:
+            self._check(message, seen)
+            seen.add(message.id)
+        for message in messages:
+            self._t.messages[message.id] = Sequenced(self._t.next_seq(), detach(message))
+
+    async def get(self, message_id: uuid.UUID) -> Message | None:
+        row = self._t.messages.get(message_id)
+        return None if row is None else detach(row.item)
+
+    async def list(
+        self, session_id: uuid.UUID, paging: Paging, *, hide_tools: bool = False
+    ) -> tuple[list[Message], int]:
+        rows = [
+            m
+            for m in self._t.messages.values()
+            if m.item.session_id == session_id and not (hide_tools and m.item.role == Role.TOOL)
+        ]
+        return sequenced_page(rows, paging)
+
+    async def last(self, session_id: uuid.UUID, limit: int) -> builtins.list[Message]:
+        if limit <= 0:
+            return []
+        rows = sorted((m for m in self._t.messages.values() if m.item.session_id == session_id), key=by_time_then_seq)
+        return [detach(row.item) for row in rows[-limit:]]
+
+    async def update(self, message_id: uuid.UUID, patch: MessagePatch) -> Message | None:
+        row = self._t.messages.get(message_id)
+        if row is None or not patch:
+            return None if row is None else detach(row.item)
+        updated = detach(row.item.model_copy(update=patch.changes()))  # messages have no updated_at
+        self._t.messages[message_id] = Sequenced(row.seq, updated)
+        return detach(updated)
+
+    async def delete(self, message_id: uuid.UUID) -> bool:
+        return self._t.messages.pop(message_id, None) is not None
+
+    def _check(self, message: Message, batch: set[uuid.UUID]) -> None:
+        if message.id in self._t.messages or message.id in batch:
+            raise conflict("message", "id")
+        self._t.require_session(message.session_id)
+        self._t.require_user(message.user_id)
+        self._t.require_agent(message.agent_id)

@@ -1,0 +1,79 @@
+"""The in-memory storage: a real implementation of the storage ports, for tests and embedding.
+
+Units of work take turns (one `asyncio.Lock`), as SQLite's single writer does. Each works on a copy
+of the tables; `commit()` swaps the copy in, and leaving without commit discards it. That gives
+every unit of work the isolation and atomicity the SQL adapters get from a transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import TypeVar
+
+from adapters.storage.memory.repositories import (
+    MemoryAgentBios,
+    MemoryAgents,
+    MemoryMemories,
+    MemoryMessages,
+    MemoryProfileMetadata,
+    MemorySessions,
+    MemoryUsers,
+)
+from adapters.storage.memory.state import Tables, Workspace
+from domain.ports import AgentBios, Agents, Memories, Messages, ProfileMetadata, Sessions, UnitOfWork, Users
+
+T = TypeVar("T")
+
+
+class MemoryUnitOfWork:
+    """The repositories of one unit of work, over its own copy of the tables."""
+
+    def __init__(self, storage: MemoryStorage) -> None:
+        self._storage = storage
+        self._workspace = Workspace(storage.tables.copy())
+        self.users: Users = MemoryUsers(self._workspace)
+        self.agents: Agents = MemoryAgents(self._workspace)
+        self.bios: AgentBios = MemoryAgentBios(self._workspace)
+        self.profiles: ProfileMetadata = MemoryProfileMetadata(self._workspace)
+        self.sessions: Sessions = MemorySessions(self._workspace)
+        self.messages: Messages = MemoryMessages(self._workspace)
+        self.memories: Memories = MemoryMemories(self._workspace)
+
+    async def commit(self) -> None:
+        self._storage.tables = self._workspace.tables
+        # Work after a commit goes on in a new transaction, as it does on a SQL connection.
+        self._workspace.tables = self._storage.tables.copy()
+
+    async def rollback(self) -> None:
+        self._workspace.tables = self._storage.tables.copy()
+
+
+class MemoryStorage:
+    """Every table in process memory; nothing survives `close()` or the process."""
+
+    def __init__(self) -> None:
+        self.tables = Tables()
+        self._lock = asyncio.Lock()
+        self._closed = False
+
+    @asynccontextmanager
+    async def unit_of_work(self) -> AsyncIterator[MemoryUnitOfWork]:
+        if self._closed:
+            raise RuntimeError("the storage is closed")
+        async with self._lock:
+            # Leaving without commit() drops the unit of work's copy: nothing to undo.
+            yield MemoryUnitOfWork(self)
+
+    async def run(self, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
+        """Run `work` in one unit of work and commit when it returns (roll back when it raises)."""
+        async with self.unit_of_work() as uow:
+            result = await work(uow)
+            await uow.commit()
+            return result
+
+    async def close(self) -> None:
+        async with self._lock:
+            self._closed = True
+            self.tables = Tables()

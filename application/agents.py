@@ -1,0 +1,108 @@
+"""Agents with their persona bios and profile metadata: create, read, list, change, delete."""
+
+from __future__ import annotations
+
+from domain.errors import Invalid, NotFound
+from domain.models import Agent, AgentBio, AgentProfileMetadata
+from domain.paging import Page, Paging
+from domain.patches import AgentPatch, ProfileCounts
+from domain.ports import Storage, UnitOfWork
+
+from application.inputs import AgentReplacement, Counts, NewAgent, NewBio
+
+
+async def find_agent(uow: UnitOfWork, id_or_name: str, key: str = "agent_id_or_name") -> Agent:
+    """The agent with this id, else with this name; NotFound naming `key` otherwise."""
+    agent = await uow.agents.resolve(id_or_name)
+    if agent is None:
+        raise NotFound(f"no agent {id_or_name!r}", key=key)
+    return agent
+
+
+class AgentService:
+    """Use cases on agents. Every method is one unit of work."""
+
+    def __init__(self, storage: Storage) -> None:
+        self._storage = storage
+
+    async def create(self, data: NewAgent) -> Agent:
+        agent = data.build()
+        return await self._storage.run(lambda uow: uow.agents.add(agent))
+
+    async def get(self, id_or_name: str) -> Agent:
+        return await self._storage.run(lambda uow: find_agent(uow, id_or_name))
+
+    async def list(self, paging: Paging, *, active_only: bool = False) -> Page[Agent]:
+        items, total = await self._storage.run(lambda uow: uow.agents.list(paging, active_only=active_only))
+        return Page(items, total, paging)
+
+    async def update(self, id_or_name: str, patch: AgentPatch) -> Agent:
+        async def work(uow: UnitOfWork) -> Agent:
+            agent = await find_agent(uow, id_or_name)
+            updated = await uow.agents.update(agent.id, patch)
+            assert updated is not None
+            return updated
+
+        return await self._storage.run(work)
+
+    async def put(self, id_or_name: str, data: AgentReplacement) -> tuple[Agent, bool]:
+        """Create or replace the agent by name (seed 002's create-or-update). The body's name, when
+        given, must be the path's. Returns the agent and whether it was created."""
+        fields = data.model_dump()
+        name = fields.pop("name") or id_or_name.lower()
+        if name != id_or_name.lower() and data.name is not None:
+            raise Invalid("must match the name in the path", key="name")
+
+        async def work(uow: UnitOfWork) -> tuple[Agent, bool]:
+            existing = await uow.agents.resolve(id_or_name)
+            if existing is None:
+                return await uow.agents.add(NewAgent(name=name, **fields).build()), True
+            patch = AgentPatch.model_validate({**fields, "name": existing.name})
+            replaced = await uow.agents.update(existing.id, patch)
+            assert replaced is not None
+            return replaced, False
+
+        return await self._storage.run(work)
+
+    async def delete(self, id_or_name: str) -> None:
+        async def work(uow: UnitOfWork) -> None:
+            agent = await find_agent(uow, id_or_name)
+            await uow.agents.delete(agent.id)
+
+        await self._storage.run(work)
+
+    async def list_bios(self, id_or_name: str, paging: Paging) -> Page[AgentBio]:
+        async def work(uow: UnitOfWork) -> tuple[list[AgentBio], int]:
+            agent = await find_agent(uow, id_or_name)
+            return await uow.bios.list(agent.id, paging)
+
+        items, total = await self._storage.run(work)
+        return Page(items, total, paging)
+
+    async def add_bio(self, id_or_name: str, data: NewBio) -> AgentBio:
+        async def work(uow: UnitOfWork) -> AgentBio:
+            agent = await find_agent(uow, id_or_name)
+            return await uow.bios.add(data.build(agent.id))
+
+        return await self._storage.run(work)
+
+    async def get_profile(self, id_or_name: str) -> AgentProfileMetadata:
+        async def work(uow: UnitOfWork) -> AgentProfileMetadata:
+            agent = await find_agent(uow, id_or_name)
+            profile = await uow.profiles.get(agent.id)
+            if profile is None:
+                raise NotFound(f"agent {agent.name!r} has no profile metadata", key="profile_metadata")
+            return profile
+
+        return await self._storage.run(work)
+
+    async def put_profile(self, id_or_name: str, counts: Counts) -> tuple[AgentProfileMetadata, bool]:
+        """Upsert the counts; an omitted count keeps its value (0 when new)."""
+        patch = ProfileCounts.model_validate(counts.model_dump(exclude_none=True))
+
+        async def work(uow: UnitOfWork) -> tuple[AgentProfileMetadata, bool]:
+            agent = await find_agent(uow, id_or_name)
+            new = AgentProfileMetadata(agent_id=agent.id, **patch.changes())
+            return await uow.profiles.upsert(new, patch)
+
+        return await self._storage.run(work)

@@ -1,0 +1,242 @@
+"""run-agent (SPEC §3): a caller sends a message to an agent and gets the reply, with the user, the
+session and the history kept.
+
+Three short transactions, none held during the model call:
+
+1. *prepare*: find the agent, find or create the user and the session, take the session's run
+   lease, read the history, write the user message; all or nothing, so a request answered 4xx
+   writes nothing. A busy session rolls back and is retried until `session_wait` runs out.
+2. the model call, outside any transaction;
+3. *finish*: write the assistant message (or nothing, when the model failed) and give the lease
+   back. The user message is kept either way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from application import system_prompt
+from domain.chat import ChatModels, ModelReply
+from domain.errors import Conflict, DomainError, NotFound
+from domain.ids import UserId
+from domain.models import Agent, Message, Session, ToolCall, ToolOutput, Usage, User
+from domain.patches import UserPatch
+from domain.ports import Storage, UnitOfWork
+from domain.values import Email, JsonObject, Label, ReadMode, Role, Text, utcnow
+
+MAX_MESSAGE = 100_000
+
+
+class RunUser(BaseModel):
+    """Fields of the run's user: applied to a found user, given to a new one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    email: Email | None = None
+    phone_number: Annotated[str, Field(max_length=50)] | None = None
+    user_data: JsonObject = Field(default_factory=dict)
+
+
+class RunRequest(BaseModel):
+    """The body of a run. A field it does not define is an error, so a typo never silently
+    starts a new session."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    message_content: Annotated[Text, Field(max_length=MAX_MESSAGE)]
+    user_id: UserId | None = None
+    user: RunUser | None = None
+    session_id: uuid.UUID | None = None
+    session_name: Label | None = None
+    session_origin: Label = "api"
+    system_prompt: str | None = None
+    message_limit: Annotated[int, Field(ge=0, le=1000)] = 50
+    message_type: Label = "text"
+    media_url: str | None = None
+    mime_type: Annotated[str, Field(max_length=255)] | None = None
+    context: JsonObject = Field(default_factory=dict)
+
+
+class RunResult(BaseModel):
+    message: str
+    session_id: uuid.UUID
+    session_name: str | None
+    user_id: uuid.UUID
+    agent_id: str
+    user_message_id: uuid.UUID
+    assistant_message_id: uuid.UUID
+    tool_calls: list[ToolCall]
+    tool_outputs: list[ToolOutput]
+    usage: Usage
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    agent: Agent
+    session: Session
+    user_message: Message
+    history: list[Message]
+    prompt: str
+
+
+class _Busy(Exception):
+    """Another run holds the session: roll back and try again."""
+
+
+class _Raced(Exception):
+    """A concurrent first run created the named session first: roll back and try again."""
+
+
+class RunAgent:
+    """Runs an agent on one message. `session_wait`: how long a run waits for its turn on a busy
+    session (then 409 `session_busy`); `lease`: how long a run may hold a session at most (it
+    outlives the model timeout, so a crashed process frees the session after it)."""
+
+    def __init__(self, storage: Storage, models: ChatModels, *, session_wait: float = 30.0, lease: float = 90.0):
+        self._storage = storage
+        self._models = models
+        self._session_wait = session_wait
+        self._lease = timedelta(seconds=lease)
+
+    async def __call__(self, agent_id_or_name: str, request: RunRequest) -> RunResult:
+        token = uuid.uuid4().hex
+        prepared = await self._prepare(agent_id_or_name, request, token)
+        try:
+            model = self._models.get(prepared.agent.model)
+            reply = await model.reply(prepared.prompt, [*prepared.history, prepared.user_message])
+        except DomainError:
+            # The user message stays; the session is free for the next run. (A crash leaves the
+            # lease to expire on its own.)
+            await self._storage.run(lambda uow: uow.sessions.release_run(prepared.session.id, token))
+            raise
+        assistant = await self._storage.run(lambda uow: self._finish(uow, prepared, reply, token))
+        return RunResult(
+            message=reply.text,
+            session_id=prepared.session.id,
+            session_name=prepared.session.name,
+            user_id=prepared.session.user_id,
+            agent_id=prepared.agent.id,
+            user_message_id=prepared.user_message.id,
+            assistant_message_id=assistant.id,
+            tool_calls=reply.tool_calls,
+            tool_outputs=reply.tool_outputs,
+            usage=reply.usage,
+        )
+
+    async def _prepare(self, agent_ref: str, request: RunRequest, token: str) -> _Prepared:
+        deadline = time.monotonic() + self._session_wait
+        pause = 0.002
+        while True:
+            try:
+                return await self._storage.run(lambda uow: self._prepare_once(uow, agent_ref, request, token))
+            except _Raced:
+                continue
+            except _Busy:
+                if time.monotonic() + pause > deadline:
+                    raise Conflict(
+                        f"the session is busy with another run (waited {self._session_wait:g} s)", code="session_busy"
+                    ) from None
+            await asyncio.sleep(pause)
+            pause = min(pause * 1.5, 0.05)
+
+    async def _prepare_once(self, uow: UnitOfWork, agent_ref: str, request: RunRequest, token: str) -> _Prepared:
+        agent = await uow.agents.resolve(agent_ref)
+        if agent is None:
+            raise NotFound(f"no agent {agent_ref!r}", key="agent_id_or_name")
+        if not agent.active:
+            raise Conflict(f"agent {agent.name!r} is inactive", code="agent_inactive", key="agent_id_or_name")
+        session = await self._session(uow, agent, request, await self._user(uow, request))
+        now = utcnow()
+        if not await uow.sessions.claim_run(session.id, token, now, now + self._lease):
+            raise _Busy
+        history = await uow.messages.last(session.id, request.message_limit) if request.message_limit else []
+        user_message = Message(
+            session_id=session.id,
+            user_id=session.user_id,
+            agent_id=agent.id,
+            role=Role.USER,
+            text_content=request.message_content,
+            media_url=request.media_url,
+            mime_type=request.mime_type,
+            message_type=request.message_type,
+            context=request.context,
+            created_at=utcnow(),  # stamped once the turn is ours, so it sorts after the last reply
+        )
+        await uow.messages.add(user_message)
+        prompt = await self._system_prompt(uow, agent, session, request.system_prompt)
+        return _Prepared(agent, session, user_message, history, prompt)
+
+    async def _user(self, uow: UnitOfWork, request: RunRequest) -> User | None:
+        """The run's user (SPEC §3 step 2); None when it is to be the named session's owner or new."""
+        fields = request.user.model_dump(exclude_unset=True) if request.user else {}
+        if request.user_id is not None:
+            user, created = await uow.users.get_or_create(User(id=request.user_id, **fields))
+        elif fields.get("email") is not None:
+            user, created = await uow.users.get_or_create_by_email(User(**fields))
+        else:
+            return None
+        if created or not fields:
+            return user
+        if "user_data" in fields:
+            fields["user_data"] = {**user.user_data, **fields["user_data"]}  # merged key by key
+        updated = await uow.users.update(user.id, UserPatch.model_validate(fields))
+        assert updated is not None
+        return updated
+
+    async def _session(self, uow: UnitOfWork, agent: Agent, request: RunRequest, user: User | None) -> Session:
+        """The run's session (SPEC §3 step 3): it must belong to this user and agent and be open."""
+        if request.session_id is not None:
+            session = await uow.sessions.get(request.session_id)
+            if session is None:
+                raise NotFound(f"no session {request.session_id}", key="session_id")
+        elif request.session_name is not None:
+            session = await uow.sessions.get_by_name(request.session_name)
+            if session is None:
+                owner = user or await uow.users.add(User())
+                new = Session(name=request.session_name, user_id=owner.id, agent_id=agent.id, platform=request.session_origin)
+                session, created = await uow.sessions.get_or_create_by_name(new)
+                if not created and user is None:
+                    raise _Raced  # our new user would be left behind: start over and join theirs
+        else:
+            owner = user or await uow.users.add(User())
+            return await uow.sessions.add(Session(user_id=owner.id, agent_id=agent.id, platform=request.session_origin))
+        if (user is not None and session.user_id != user.id) or session.agent_id != agent.id:
+            raise Conflict("the session belongs to another user or agent", code="session_owner_mismatch", key="session")
+        if session.finished_at is not None:
+            raise Conflict("the session is finished", code="session_finished", key="session")
+        return session
+
+    async def _system_prompt(self, uow: UnitOfWork, agent: Agent, session: Session, override: str | None) -> str:
+        bio = None
+        if override is None and agent.system_prompt is None:
+            bio = await uow.bios.latest(agent.id)
+        text = system_prompt.choose(agent, override, bio)
+        if not system_prompt.needs_memories(text):
+            return text
+        memories = await uow.memories.for_run(agent.id, session.user_id, ReadMode.SYSTEM_PROMPT, session.id)
+        return system_prompt.fill(text, memories)
+
+    async def _finish(self, uow: UnitOfWork, prepared: _Prepared, reply: ModelReply, token: str) -> Message:
+        user_message = prepared.user_message
+        assistant = Message(
+            session_id=user_message.session_id,
+            user_id=user_message.user_id,
+            agent_id=user_message.agent_id,
+            role=Role.ASSISTANT,
+            text_content=reply.text,
+            tool_calls=reply.tool_calls,
+            tool_outputs=reply.tool_outputs,
+            usage=reply.usage,
+            system_prompt=prepared.prompt,
+            created_at=max(utcnow(), user_message.created_at),  # never before its question
+        )
+        await uow.messages.add(assistant)
+        await uow.sessions.release_run(prepared.session.id, token)
+        return assistant

@@ -1,0 +1,38 @@
+"""The chat model port: what run-agent needs from a model, whichever model it is."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from domain.models import Message, ToolCall, ToolOutput, Usage
+
+
+class ModelReply(BaseModel):
+    """What a model answered: the reply text, the tool calls it made, the outputs an adapter
+    reports (agentkeep runs no tools itself), and what it cost."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    text: str
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+    tool_outputs: list[ToolOutput] = Field(default_factory=list)
+    usage: Usage
+
+
+class ChatModel(Protocol):
+    """A chat model. Raises `ModelUnavailable` when it fails and `ModelTimeout` when it is slow."""
+
+    async def reply(self, system_prompt: str, messages: Sequence[Message]) -> ModelReply:
+        """Answer the conversation `messages` (oldest first, the new user message last)."""
+        ...
+
+
+class ChatModels(Protocol):
+    """Finds the chat model an agent names (`echo`, `openai:<model>`)."""
+
+    def get(self, model: str) -> ChatModel:
+        """The model called `model`; `Invalid` (key `model`) when none is known by that name."""
+        ...

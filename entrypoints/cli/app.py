@@ -1,0 +1,45 @@
+"""The root `agentkeep` group: global options, `--version`, and the one place errors become exit
+codes."""
+
+from __future__ import annotations
+
+from importlib.metadata import version
+from typing import Any
+
+import click
+
+from entrypoints.cli.context import CliContext
+from entrypoints.cli.db import db
+from entrypoints.cli.errors import report
+
+
+class _Agentkeep(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise  # click prints these itself (usage errors exit 2)
+        except Exception as error:
+            state = ctx.find_object(CliContext)
+            ctx.exit(report(error, state.database_url_hint if state else None))
+
+
+@click.group(cls=_Agentkeep, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(version("agentkeep"), "--version", "-V", prog_name="agentkeep", message="%(prog)s %(version)s")
+@click.option(
+    "--database-url",
+    metavar="URL",
+    help="The database (overrides AGENTKEEP_DATABASE_URL): sqlite:///agentkeep.db, postgresql://user@host/db, ...",
+)
+@click.pass_context
+def cli(ctx: click.Context, database_url: str | None) -> None:
+    """agentkeep: users, agents, sessions, messages and memories of AI agents, on SQLite or PostgreSQL."""
+    ctx.obj = CliContext(database_url=database_url)
+
+
+cli.add_command(db)
+
+
+def main() -> None:
+    """The console script."""
+    cli(prog_name="agentkeep")

@@ -1,0 +1,64 @@
+"""The composition root: settings → storage (SQLite or PostgreSQL, by URL) → model registry →
+use cases. The only module that knows every class; handlers and commands take use cases from it.
+
+Tests swap a provider in a line:
+
+    with container.storage.override(MemoryStorage()):
+        ...
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dependency_injector import containers, providers
+
+from adapters.models.registry import ModelRegistry
+from adapters.storage.sql.database import PostgresStorage, SqliteStorage
+from adapters.storage.sql.dialect import SQLITE, normalize_url
+from application.agents import AgentService
+from application.memories import MemoryService
+from application.run_agent import RunAgent
+from application.sessions import SessionService
+from application.users import UserService
+from entrypoints.settings import Settings
+
+
+def database_kind(url: str) -> str:
+    """`sqlite` or `postgres`, from a database URL in any accepted form."""
+    return "sqlite" if normalize_url(url).get_backend_name() == SQLITE else "postgres"
+
+
+def _secret(value: Any) -> str | None:
+    return None if value is None else str(value.get_secret_value())
+
+
+class Container(containers.DeclarativeContainer):
+    settings = providers.Singleton(Settings)
+
+    storage = providers.Selector(
+        providers.Callable(database_kind, settings.provided.database_url),
+        sqlite=providers.Singleton(
+            SqliteStorage, settings.provided.database_url, busy_timeout=settings.provided.session_wait
+        ),
+        postgres=providers.Singleton(PostgresStorage, settings.provided.database_url),
+    )
+
+    models = providers.Singleton(
+        ModelRegistry,
+        openai_base_url=settings.provided.openai_base_url,
+        openai_api_key=providers.Callable(_secret, settings.provided.openai_api_key),
+        timeout=settings.provided.model_timeout,
+    )
+
+    run_agent = providers.Singleton(
+        RunAgent,
+        storage=storage,
+        models=models,
+        session_wait=settings.provided.session_wait,
+        lease=providers.Callable(lambda timeout: timeout + 30.0, settings.provided.model_timeout),
+    )
+    agents = providers.Singleton(AgentService, storage=storage)
+    users = providers.Singleton(UserService, storage=storage)
+    sessions = providers.Singleton(SessionService, storage=storage)
+    memories = providers.Singleton(MemoryService, storage=storage)

@@ -1,0 +1,87 @@
+"""The Litestar application: every route of SPEC §5 under `/api/v1`, behind the API key guard, plus
+`GET /health` and the OpenAPI document at `/schema/openapi.json`.
+
+`create_app()` is the factory uvicorn imports (each worker builds its own container from the
+environment); tests pass a container of their own.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from litestar import Litestar, Router, get
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.types import ASGIApp
+
+from entrypoints.container import Container
+from entrypoints.http.agents import AgentRoutes
+from entrypoints.http.auth import api_key_guard
+from entrypoints.http.errors import EXCEPTION_HANDLERS
+from entrypoints.http.memories import MemoryRoutes
+from entrypoints.http.middleware import request_id_and_log
+from entrypoints.http.runs import RunRoutes
+from entrypoints.http.sessions import SessionRoutes
+from entrypoints.http.users import UserRoutes
+from entrypoints.version import VERSION
+
+
+def build_litestar(container: Container) -> Litestar:
+    """The Litestar app on `container` (without the outer request-id/log middleware)."""
+    settings = container.settings()
+
+    def provide(name: str) -> Provide:
+        provider = getattr(container, name)
+        return Provide(lambda: provider(), sync_to_thread=False)
+
+    api = Router(
+        path="/api/v1",
+        route_handlers=[RunRoutes, AgentRoutes, UserRoutes, SessionRoutes, MemoryRoutes],
+        guards=[api_key_guard([key.get_secret_value() for key in settings.api_keys])],
+        dependencies={
+            name: provide(name) for name in ("run_agent", "agents", "users", "sessions", "memories")
+        },
+        security=[{"apiKey": []}, {"bearer": []}],
+    )
+
+    @get("/health", summary="Liveness and schema check", tags=["health"])
+    async def health() -> Any:
+        from entrypoints.http.health import health_response
+
+        return await health_response(container)
+
+    async def close_storage() -> None:
+        await container.storage().close()
+        await container.models().aclose()
+
+    return Litestar(
+        route_handlers=[api, health],
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        request_max_body_size=settings.max_body,
+        on_shutdown=[close_storage],
+        openapi_config=OpenAPIConfig(
+            title="agentkeep",
+            version=VERSION,
+            description="Keep and run AI agents' state. Every /api/v1 route needs the API key.",
+            path="/schema",
+            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+            components=Components(
+                security_schemes={
+                    "apiKey": SecurityScheme(type="apiKey", name="X-API-Key", security_scheme_in="header"),
+                    "bearer": SecurityScheme(type="http", scheme="bearer"),
+                }
+            ),
+        ),
+        debug=False,
+    )
+
+
+def create_app(container: Container | None = None) -> ASGIApp:
+    """The ASGI app: Litestar wrapped in the request-id and access-log middleware."""
+    container = container or Container()
+    settings = container.settings()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    return request_id_and_log(build_litestar(container), json_logs=settings.log_format == "json")

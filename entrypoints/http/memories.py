@@ -1,0 +1,69 @@
+"""Routes of memories, including the batch create."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, delete, get, patch, post
+from litestar.params import Body, Parameter
+
+from application.inputs import NewMemory
+from application.memories import MemoryService
+from domain.models import Memory
+from domain.patches import MemoryPatch
+from domain.values import ReadMode
+from entrypoints.http.params import PAGE, PAGE_SIZE, paging, user_id_filter, uuid_in_path
+from entrypoints.http.schemas import ListOf
+
+
+
+class MemoryRoutes(Controller):
+    path = "/memories"
+    tags = ["memories"]
+
+    @post("/", summary="Create a memory")
+    async def create(self, data: NewMemory, memories: MemoryService) -> Memory:
+        return await memories.create(data)
+
+    @post("/batch", summary="Create 1..100 memories in one transaction, or none")
+    async def create_batch(
+        self,
+        data: Annotated[list[NewMemory], Body(min_items=1, max_items=100)],
+        memories: MemoryService,
+    ) -> dict[str, list[Memory]]:
+        return {"items": await memories.create_batch(data)}
+
+    @get("/", summary="List memories")
+    async def list_memories(
+        self,
+        memories: MemoryService,
+        agent_id: Annotated[str | None, Parameter(description="The agent's id or name.", max_length=255)] = None,
+        user_id: Annotated[str | None, Parameter(description="A user UUID or legacy integer id.")] = None,
+        session_id: Annotated[str | None, Parameter(description="A session UUID.")] = None,
+        read_mode: ReadMode | None = None,
+        name: Annotated[str | None, Parameter(max_length=255)] = None,
+        page: Annotated[int, Parameter(**PAGE)] = 1,
+        page_size: Annotated[int, Parameter(**PAGE_SIZE)] = 20,
+        sort_desc: bool = False,
+    ) -> ListOf[Memory]:
+        found = await memories.list(
+            paging(page, page_size, sort_desc),
+            agent_id=agent_id,
+            user_id=user_id_filter(user_id),
+            session_id=None if session_id is None else uuid_in_path(session_id, "session_id"),
+            read_mode=read_mode,
+            name=name,
+        )
+        return ListOf.of(found)
+
+    @get("/{memory_id:str}", summary="Read a memory")
+    async def read(self, memory_id: str, memories: MemoryService) -> Memory:
+        return await memories.get(uuid_in_path(memory_id, "memory_id"))
+
+    @patch("/{memory_id:str}", summary="Change some fields of a memory")
+    async def update(self, memory_id: str, data: MemoryPatch, memories: MemoryService) -> Memory:
+        return await memories.update(uuid_in_path(memory_id, "memory_id"), data)
+
+    @delete("/{memory_id:str}", summary="Delete a memory")
+    async def remove(self, memory_id: str, memories: MemoryService) -> None:
+        await memories.delete(uuid_in_path(memory_id, "memory_id"))

@@ -1,0 +1,231 @@
+"""Sessions: parents, unique names, get-or-create, paging, patches, finish, the run lease."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+
+from domain.errors import Conflict, NotFound
+from domain.paging import Paging
+from domain.patches import SessionPatch
+from domain.ports import Storage
+from tests.contract.builders import a_session, a_user, add, an_agent, at, seed
+
+
+async def test_session_round_trips_with_its_id_kept(storage: Storage) -> None:
+    user, agent = a_user(), an_agent()
+    session = a_session(
+        user,
+        agent,
+        id=uuid.UUID("22222222-3333-4444-8555-666666666666"),
+        name="Ünïcode session ✓",
+        platform="cli",
+        metadata={"origin": {"client": "tui", "tags": ["a", "b"]}},
+        created_at=at(3),
+        finished_at=at(4),
+    )
+    await add(storage, user, agent, session)
+
+    assert await storage.run(lambda uow: uow.sessions.get(session.id)) == session
+    assert await storage.run(lambda uow: uow.sessions.get_by_name("Ünïcode session ✓")) == session
+
+
+async def test_session_of_a_missing_user_is_not_found(storage: Storage) -> None:
+    agent = an_agent()
+    await add(storage, agent)
+
+    with pytest.raises(NotFound):
+        await add(storage, a_session(a_user(), agent))
+
+
+async def test_session_of_a_missing_agent_is_not_found(storage: Storage) -> None:
+    user = a_user()
+    await add(storage, user)
+
+    with pytest.raises(NotFound):
+        await add(storage, a_session(user, an_agent()))
+
+
+async def test_duplicate_session_name_is_a_conflict_on_name(storage: Storage) -> None:
+    user, agent, _ = await seed(storage)
+    await add(storage, a_session(user, agent, name="daily"))
+
+    with pytest.raises(Conflict) as caught:
+        await add(storage, a_session(user, agent, name="daily"))
+
+    assert caught.value.key == "name"
+
+
+async def test_duplicate_session_id_is_a_conflict_on_id(storage: Storage) -> None:
+    user, agent, session = await seed(storage)
+
+    with pytest.raises(Conflict) as caught:
+        await add(storage, a_session(user, agent, id=session.id))
+
+    assert caught.value.key == "id"
+
+
+async def test_sessions_without_name_do_not_clash(storage: Storage) -> None:
+    user, agent, _ = await seed(storage)
+
+    await add(storage, a_session(user, agent), a_session(user, agent))
+
+    _, total = await storage.run(lambda uow: uow.sessions.list(Paging()))
+    assert total == 3
+
+
+async def test_get_or_create_by_name_creates_once_and_then_returns_the_stored_session(storage: Storage) -> None:
+    user, agent, _ = await seed(storage)
+    session = a_session(user, agent, name="chat-1", metadata={"first": True})
+
+    first, created = await storage.run(lambda uow: uow.sessions.get_or_create_by_name(session))
+    again, created_again = await storage.run(
+        lambda uow: uow.sessions.get_or_create_by_name(a_session(user, agent, name="chat-1"))
+    )
+
+    assert (first, created) == (session, True)
+    assert (again, created_again) == (session, False)
+
+
+async def test_get_or_create_by_name_of_a_missing_user_is_not_found(storage: Storage) -> None:
+    _, agent, _ = await seed(storage)
+
+    with pytest.raises(NotFound):
+        await storage.run(lambda uow: uow.sessions.get_or_create_by_name(a_session(a_user(), agent, name="x")))
+
+
+async def test_concurrent_get_or_create_by_name_creates_exactly_one_session(storage: Storage) -> None:
+    user, agent, _ = await seed(storage)
+
+    results = await asyncio.gather(
+        *(
+            storage.run(lambda uow: uow.sessions.get_or_create_by_name(a_session(user, agent, name="race")))
+            for _ in range(20)
+        )
+    )
+
+    assert sum(created for _, created in results) == 1
+    assert len({stored.id for stored, _ in results}) == 1
+    _, total = await storage.run(lambda uow: uow.sessions.list(Paging()))
+    assert total == 2  # the seeded one and "race"
+
+
+async def test_list_filters_by_user_and_agent_and_pages(storage: Storage) -> None:
+    alice, bob, helper, other = a_user(), a_user(), an_agent(), an_agent()
+    await add(storage, alice, bob, helper, other)
+    sessions = [
+        a_session(alice, helper, created_at=at(1)),
+        a_session(bob, helper, created_at=at(2)),
+        a_session(alice, other, created_at=at(3)),
+        a_session(alice, helper, created_at=at(4)),
+    ]
+    await add(storage, *sessions)
+
+    by_alice, alice_total = await storage.run(lambda uow: uow.sessions.list(Paging(), user_id=alice.id))
+    by_helper, helper_total = await storage.run(lambda uow: uow.sessions.list(Paging(), agent_id=helper.id))
+    both, both_total = await storage.run(
+        lambda uow: uow.sessions.list(Paging(sort_desc=True), user_id=alice.id, agent_id=helper.id)
+    )
+    page, total = await storage.run(lambda uow: uow.sessions.list(Paging(page=2, page_size=3)))
+    past, past_total = await storage.run(lambda uow: uow.sessions.list(Paging(page=3, page_size=2)))
+
+    assert [s.id for s in by_alice] == [sessions[0].id, sessions[2].id, sessions[3].id]
+    assert [s.id for s in by_helper] == [sessions[0].id, sessions[1].id, sessions[3].id]
+    assert [s.id for s in both] == [sessions[3].id, sessions[0].id]
+    assert (alice_total, helper_total, both_total) == (3, 3, 2)
+    assert [s.id for s in page] == [sessions[3].id]
+    assert (total, past, past_total) == (4, [], 4)
+
+
+async def test_patch_renames_replaces_metadata_and_null_clears_the_name(storage: Storage) -> None:
+    user, agent, _ = await seed(storage)
+    session = a_session(user, agent, name="old", platform="api", metadata={"a": 1}, created_at=at(0))
+    await add(storage, session)
+
+    renamed = await storage.run(
+        lambda uow: uow.sessions.update(session.id, SessionPatch.parse({"name": "new", "metadata": {"b": [2]}}))
+    )
+    cleared = await storage.run(lambda uow: uow.sessions.update(session.id, SessionPatch.parse({"name": None})))
+
+    assert renamed is not None
+    assert (renamed.name, renamed.metadata, renamed.platform, renamed.created_at) == ("new", {"b": [2]}, "api", at(0))
+    assert renamed.updated_at > session.updated_at  # type: ignore[operator]
+    assert cleared is not None
+    assert cleared.name is None
+    assert await storage.run(lambda uow: uow.sessions.get_by_name("new")) is None
+    assert await storage.run(lambda uow: uow.sessions.get(session.id)) == cleared
+
+
+async def test_rename_to_a_taken_name_is_a_conflict_on_name(storage: Storage) -> None:
+    user, agent, _ = await seed(storage)
+    mine = a_session(user, agent, name="mine")
+    await add(storage, mine, a_session(user, agent, name="theirs"))
+
+    with pytest.raises(Conflict) as caught:
+        await storage.run(lambda uow: uow.sessions.update(mine.id, SessionPatch.parse({"name": "theirs"})))
+
+    assert caught.value.key == "name"
+
+
+async def test_empty_patch_or_unknown_session(storage: Storage) -> None:
+    _, _, session = await seed(storage)
+
+    assert await storage.run(lambda uow: uow.sessions.update(session.id, SessionPatch())) == session
+    assert await storage.run(lambda uow: uow.sessions.update(uuid.uuid4(), SessionPatch.parse({"name": "x"}))) is None
+
+
+async def test_finish_is_idempotent_and_the_first_finished_at_stays(storage: Storage) -> None:
+    _, _, session = await seed(storage)
+
+    first = await storage.run(lambda uow: uow.sessions.finish(session.id, at(100)))
+    second = await storage.run(lambda uow: uow.sessions.finish(session.id, at(200)))
+
+    assert first is not None
+    assert second is not None
+    assert first.finished_at == second.finished_at == at(100)
+    assert second == first
+    stored = await storage.run(lambda uow: uow.sessions.get(session.id))
+    assert stored is not None
+    assert stored.finished_at == at(100)
+
+
+async def test_finish_of_an_unknown_session_is_none(storage: Storage) -> None:
+    assert await storage.run(lambda uow: uow.sessions.finish(uuid.uuid4(), at(0))) is None
+
+
+async def test_delete_tells_whether_there_was_a_session(storage: Storage) -> None:
+    _, _, session = await seed(storage)
+
+    assert await storage.run(lambda uow: uow.sessions.delete(session.id)) is True
+    assert await storage.run(lambda uow: uow.sessions.delete(session.id)) is False
+    assert await storage.run(lambda uow: uow.sessions.get(session.id)) is None
+
+
+async def test_run_lease_is_taken_once_until_it_ends_or_is_released(storage: Storage) -> None:
+    _, _, session = await seed(storage)
+    sid = session.id
+
+    assert await storage.run(lambda uow: uow.sessions.claim_run(sid, "a", at(0), at(30))) is True
+    assert await storage.run(lambda uow: uow.sessions.claim_run(sid, "b", at(10), at(40))) is False
+    assert await storage.run(lambda uow: uow.sessions.claim_run(sid, "a", at(10), at(40))) is False
+    # Someone else's token releases nothing.
+    await storage.run(lambda uow: uow.sessions.release_run(sid, "b"))
+    assert await storage.run(lambda uow: uow.sessions.claim_run(sid, "b", at(20), at(50))) is False
+    # A lease that ended is free; a released one too.
+    assert await storage.run(lambda uow: uow.sessions.claim_run(sid, "b", at(31), at(60))) is True
+    await storage.run(lambda uow: uow.sessions.release_run(sid, "b"))
+    assert await storage.run(lambda uow: uow.sessions.claim_run(sid, "c", at(32), at(90))) is True
+
+
+async def test_run_lease_of_an_unknown_session_is_refused(storage: Storage) -> None:
+    assert await storage.run(lambda uow: uow.sessions.claim_run(uuid.uuid4(), "a", at(0), at(30))) is False
+
+
+async def test_run_lease_is_not_part_of_the_session(storage: Storage) -> None:
+    _, _, session = await seed(storage)
+
+    await storage.run(lambda uow: uow.sessions.claim_run(session.id, "a", at(0), at(30)))
+
+    assert await storage.run(lambda uow: uow.sessions.get(session.id)) == session

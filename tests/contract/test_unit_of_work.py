@@ -1,0 +1,101 @@
+"""Units of work: nothing is kept unless committed; `run()` commits, or rolls back on an error."""
+
+from __future__ import annotations
+
+import pytest
+
+from domain.errors import Conflict
+from domain.paging import Paging
+from domain.ports import Storage, UnitOfWork
+from tests.contract.builders import a_user, add
+
+
+class Boom(Exception):
+    pass
+
+
+async def user_count(storage: Storage) -> int:
+    _, total = await storage.run(lambda uow: uow.users.list(Paging()))
+    return total
+
+
+async def test_leaving_without_commit_keeps_nothing(storage: Storage) -> None:
+    async with storage.unit_of_work() as uow:
+        await uow.users.add(a_user())
+        assert (await uow.users.list(Paging()))[1] == 1  # a unit of work sees its own writes
+
+    assert await user_count(storage) == 0
+
+
+async def test_commit_keeps_the_writes(storage: Storage) -> None:
+    user = a_user()
+    async with storage.unit_of_work() as uow:
+        await uow.users.add(user)
+        await uow.commit()
+
+    assert await storage.run(lambda uow: uow.users.get(user.id)) == user
+
+
+async def test_rollback_discards_the_writes(storage: Storage) -> None:
+    async with storage.unit_of_work() as uow:
+        await uow.users.add(a_user())
+        await uow.rollback()
+
+    assert await user_count(storage) == 0
+
+
+async def test_an_error_inside_rolls_back(storage: Storage) -> None:
+    with pytest.raises(Boom):
+        async with storage.unit_of_work() as uow:
+            await uow.users.add(a_user())
+            raise Boom
+
+    assert await user_count(storage) == 0
+
+
+async def test_run_commits_and_returns_the_result(storage: Storage) -> None:
+    user = a_user()
+
+    async def work(uow: UnitOfWork) -> str:
+        await uow.users.add(user)
+        return "done"
+
+    assert await storage.run(work) == "done"
+    assert await storage.run(lambda uow: uow.users.get(user.id)) == user
+
+
+async def test_run_rolls_back_when_the_work_raises(storage: Storage) -> None:
+    async def work(uow: UnitOfWork) -> None:
+        await uow.users.add(a_user())
+        raise Boom
+
+    with pytest.raises(Boom):
+        await storage.run(work)
+
+    assert await user_count(storage) == 0
+
+
+async def test_a_conflict_rolls_back_the_whole_unit_of_work(storage: Storage) -> None:
+    taken = a_user(email="taken@example.com")
+    await add(storage, taken)
+    earlier = a_user()
+
+    with pytest.raises(Conflict):
+        await add(storage, earlier, a_user(email="taken@example.com"))
+
+    assert await storage.run(lambda uow: uow.users.get(earlier.id)) is None
+    assert await user_count(storage) == 1
+
+
+async def test_a_stored_row_does_not_change_with_the_value_it_was_written_from(storage: Storage) -> None:
+    user = a_user(user_data={"tags": ["a"]})
+    await add(storage, user)
+    user.user_data["tags"].append("mutated")  # type: ignore[union-attr]
+
+    read = await storage.run(lambda uow: uow.users.get(user.id))
+    assert read is not None
+    read.user_data["tags"].append("mutated again")  # type: ignore[union-attr]
+
+    again = await storage.run(lambda uow: uow.users.get(user.id))
+    assert again is not None
+    assert again.user_data == {"tags": ["a"]}
