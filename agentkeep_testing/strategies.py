@@ -117,18 +117,18 @@ def json_scalars() -> SearchStrategy[Any]:
     )
 
 
-def json_values(max_leaves: int = 12) -> SearchStrategy[Any]:
+def json_values(max_leaves: int = 6) -> SearchStrategy[Any]:
     """Any JSON value: nested lists and objects of portable scalars."""
     return st.recursive(
         json_scalars(),
-        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(texts(max_size=12), inner, max_size=4),
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(texts(max_size=8), inner, max_size=3),
         max_leaves=max_leaves,
     )
 
 
-def json_objects(max_size: int = 4) -> SearchStrategy[dict[str, Any]]:
+def json_objects(max_size: int = 3) -> SearchStrategy[dict[str, Any]]:
     """A JSON object (user_data, config, metadata, context)."""
-    return st.dictionaries(texts(max_size=12), json_values(), max_size=max_size)
+    return st.dictionaries(texts(max_size=8), json_values(), max_size=max_size)
 
 
 def emails() -> SearchStrategy[str]:
@@ -194,7 +194,7 @@ def agents(
         type=_maybe(labels()),
         model=st.sampled_from(["echo", "openai:gpt-4o-mini", "openai:llama3.1:8b"]),
         description=_maybe(texts(max_size=80)),
-        system_prompt=_maybe(texts(max_size=200)),
+        system_prompt=_maybe(texts(max_size=100)),
         config=json_objects(),
         active=st.booleans(),
         version=_maybe(st.sampled_from(["1.0.0", "0.1", "2025-01"]) | labels()),
@@ -294,7 +294,7 @@ def messages(
         user_id=draw(_strategy(user_id)),
         agent_id=draw(_strategy(agent_id)),
         role=role,
-        text_content=draw(_maybe(texts(max_size=200))),
+        text_content=draw(_maybe(texts(max_size=100))),
         media_url=draw(_maybe(st.sampled_from(["https://example.com/a.png", "s3://bucket/key.ogg"]))),
         mime_type=draw(_maybe(st.sampled_from(["image/png", "audio/ogg", "text/plain"]))),
         message_type=draw(st.sampled_from(["text", "image", "audio"])),
@@ -302,7 +302,7 @@ def messages(
         tool_outputs=draw(st.lists(tool_outputs(), max_size=3)) if role is Role.TOOL else [],
         context=draw(json_objects()),
         usage=draw(_maybe(usages())) if assistant else None,
-        system_prompt=draw(_maybe(texts(max_size=200))) if assistant else None,
+        system_prompt=draw(_maybe(texts(max_size=100))) if assistant else None,
         created_at=draw(_strategy(created_at)),
     )
 
@@ -321,7 +321,7 @@ def memories(
         id=_strategy(ids),
         name=_strategy(names),
         description=_maybe(texts(max_size=80)),
-        content=texts(max_size=200) | json_values(),
+        content=texts(max_size=100) | json_values(),
         agent_id=_strategy(agent_id),
         user_id=_strategy(user_id),
         session_id=_strategy(session_id),
@@ -348,7 +348,7 @@ def agent_patches(names: SearchStrategy[str] = agent_names()) -> SearchStrategy[
         "type": _maybe(labels()),
         "model": st.sampled_from(["echo", "openai:gpt-4o"]),
         "description": _maybe(texts(max_size=80)),
-        "system_prompt": _maybe(texts(max_size=200)),
+        "system_prompt": _maybe(texts(max_size=100)),
         "config": json_objects(),
         "active": st.booleans(),
         "version": _maybe(labels()),
@@ -374,7 +374,7 @@ def session_patches(names: SearchStrategy[str | None] = _maybe(labels())) -> Sea
 
 def message_patches() -> SearchStrategy[MessagePatch]:
     fields = {
-        "text_content": _maybe(texts(max_size=200)),
+        "text_content": _maybe(texts(max_size=100)),
         "media_url": _maybe(texts(max_size=40)),
         "mime_type": _maybe(st.sampled_from(["image/png", "text/plain"])),
         "message_type": labels(),
@@ -387,7 +387,7 @@ def memory_patches(names: SearchStrategy[str] = labels()) -> SearchStrategy[Memo
     fields = {
         "name": names,
         "description": _maybe(texts(max_size=80)),
-        "content": texts(max_size=200) | json_values(),
+        "content": texts(max_size=100) | json_values(),
         "read_mode": st.sampled_from(ReadMode),
         "access": st.sampled_from(Access),
         "metadata": json_objects(),

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+from application.inputs import AgentReplacement, Counts, NewAgent, NewBio
 from domain.errors import Invalid, NotFound
 from domain.models import Agent, AgentBio, AgentProfileMetadata
 from domain.paging import Page, Paging
 from domain.patches import AgentPatch, ProfileCounts
 from domain.ports import Storage, UnitOfWork
-
-from application.inputs import AgentReplacement, Counts, NewAgent, NewBio
 
 
 async def find_agent(uow: UnitOfWork, id_or_name: str, key: str = "agent_id_or_name") -> Agent:

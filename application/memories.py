@@ -6,17 +6,16 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
+from application.agents import find_agent
+from application.inputs import NewMemory
+from application.sessions import find_session
+from application.users import find_user
 from domain.errors import Conflict, DomainError, Invalid, NotFound
 from domain.models import Memory
 from domain.paging import Page, Paging
 from domain.patches import MemoryPatch
 from domain.ports import Storage, UnitOfWork
 from domain.values import ReadMode
-
-from application.agents import find_agent
-from application.inputs import NewMemory
-from application.sessions import find_session
-from application.users import find_user
 
 MAX_BATCH = 100
 

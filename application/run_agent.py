@@ -200,7 +200,9 @@ class RunAgent:
             session = await uow.sessions.get_by_name(request.session_name)
             if session is None:
                 owner = user or await uow.users.add(User())
-                new = Session(name=request.session_name, user_id=owner.id, agent_id=agent.id, platform=request.session_origin)
+                new = Session(
+                    name=request.session_name, user_id=owner.id, agent_id=agent.id, platform=request.session_origin
+                )
                 session, created = await uow.sessions.get_or_create_by_name(new)
                 if not created and user is None:
                     raise _Raced  # our new user would be left behind: start over and join theirs

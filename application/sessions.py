@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from dataclasses import dataclass
 
+from application.agents import find_agent
+from application.inputs import NewSession
+from application.users import find_user
 from domain.errors import NotFound
 from domain.ids import is_agent_id, parse_agent_id
 from domain.models import Message, Session
@@ -12,10 +16,6 @@ from domain.paging import Page, Paging
 from domain.patches import SessionPatch
 from domain.ports import Storage, UnitOfWork
 from domain.values import utcnow
-
-from application.agents import find_agent
-from application.inputs import NewSession
-from application.users import find_user
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,10 +30,8 @@ async def find_session(uow: UnitOfWork, id_or_name: str | uuid.UUID, key: str = 
     if isinstance(id_or_name, uuid.UUID):
         session = await uow.sessions.get(id_or_name)
     else:
-        try:
+        with contextlib.suppress(ValueError):  # not an id: try it as a name
             session = await uow.sessions.get(uuid.UUID(id_or_name))
-        except ValueError:
-            pass  # not an id: try it as a name
         if session is None:
             session = await uow.sessions.get_by_name(id_or_name)
     if session is None:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import uuid
 
+from application.inputs import NewUser
 from domain.errors import NotFound
 from domain.models import User
 from domain.paging import Page, Paging
 from domain.patches import UserPatch
 from domain.ports import Storage, UnitOfWork
-
-from application.inputs import NewUser
 
 
 async def find_user(uow: UnitOfWork, user_id: uuid.UUID, key: str = "user_id") -> User:

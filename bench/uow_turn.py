@@ -50,7 +50,9 @@ async def seed(storage: SqliteStorage | PostgresStorage, messages: int) -> tuple
     return agent.id, session.id
 
 
-def agentkeep_turn(storage: SqliteStorage | PostgresStorage, agent_id: str, session_id: uuid.UUID) -> Callable[[], Awaitable[None]]:
+def agentkeep_turn(
+    storage: SqliteStorage | PostgresStorage, agent_id: str, session_id: uuid.UUID
+) -> Callable[[], Awaitable[None]]:
     async def work(uow: UnitOfWork) -> None:
         agent = await uow.agents.get(agent_id)
         session = await uow.sessions.get(session_id)
@@ -59,7 +61,9 @@ def agentkeep_turn(storage: SqliteStorage | PostgresStorage, agent_id: str, sess
         assert len(history) == HISTORY
         common = {"session_id": session.id, "user_id": session.user_id, "agent_id": agent.id}
         await uow.messages.add(Message(role=Role.USER, text_content="hello", **common))
-        await uow.messages.add(Message(role=Role.ASSISTANT, text_content="hello", system_prompt="You are bench.", **common))
+        await uow.messages.add(
+            Message(role=Role.ASSISTANT, text_content="hello", system_prompt="You are bench.", **common)
+        )
 
     async def turn() -> None:
         await storage.run(work)
@@ -90,7 +94,9 @@ def aiosqlite_turn(db: aiosqlite.Connection, agent_id: str, session_id: uuid.UUI
         assert session is not None and len(rows) == HISTORY
         now = datetime.now(UTC).replace(tzinfo=None).isoformat(sep=" ")
         for role in ("user", "assistant"):
-            await db.execute(insert, (uuid.uuid4().hex, sid, session[1], agent_id, role, "hello", "text", "[]", "[]", "{}", now))
+            await db.execute(
+                insert, (uuid.uuid4().hex, sid, session[1], agent_id, role, "hello", "text", "[]", "[]", "{}", now)
+            )
         await db.commit()
 
     return turn
@@ -112,7 +118,18 @@ def asyncpg_turn(pool: asyncpg.Pool, agent_id: str, session_id: uuid.UUID) -> Ca
             now = datetime.now(UTC)
             for role in ("user", "assistant"):
                 await db.execute(
-                    insert, uuid.uuid4(), session_id, session["user_id"], agent_id, role, "hello", "text", "[]", "[]", "{}", now
+                    insert,
+                    uuid.uuid4(),
+                    session_id,
+                    session["user_id"],
+                    agent_id,
+                    role,
+                    "hello",
+                    "text",
+                    "[]",
+                    "[]",
+                    "{}",
+                    now,
                 )
 
     return turn

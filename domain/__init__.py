@@ -1,6 +1,15 @@
 """What the business is: entities, value types, errors and ports. No I/O, no framework."""
 
-from domain.errors import Conflict, DomainError, FieldError, Invalid, ModelTimeout, ModelUnavailable, NotFound, StorageUnavailable
+from domain.errors import (
+    Conflict,
+    DomainError,
+    FieldError,
+    Invalid,
+    ModelTimeout,
+    ModelUnavailable,
+    NotFound,
+    StorageUnavailable,
+)
 from domain.ids import (
     ANONYMOUS_USER_ID,
     LEGACY_NAMESPACE,
@@ -15,7 +24,18 @@ from domain.ids import (
     parse_agent_id,
     parse_user_id,
 )
-from domain.models import Agent, AgentBio, AgentProfileMetadata, Memory, Message, Session, ToolCall, ToolOutput, Usage, User
+from domain.models import (
+    Agent,
+    AgentBio,
+    AgentProfileMetadata,
+    Memory,
+    Message,
+    Session,
+    ToolCall,
+    ToolOutput,
+    Usage,
+    User,
+)
 from domain.paging import Page, Paging
 from domain.patches import AgentBioPatch, AgentPatch, MemoryPatch, MessagePatch, ProfileCounts, SessionPatch, UserPatch
 from domain.ports import AgentBios, Agents, Memories, Messages, ProfileMetadata, Sessions, Storage, UnitOfWork, Users

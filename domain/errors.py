@@ -62,9 +62,7 @@ class Invalid(DomainError):
     @classmethod
     def from_validation_error(cls, error: ValidationError, prefix: str = "") -> Invalid:
         """Translate pydantic's errors, keeping the path of each bad field."""
-        return cls(
-            FieldError(_join(prefix, *e["loc"]), _message(e["msg"], e["type"])) for e in error.errors()
-        )
+        return cls(FieldError(_join(prefix, *e["loc"]), _message(e["msg"], e["type"])) for e in error.errors())
 
 
 class ModelUnavailable(DomainError):

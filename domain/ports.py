@@ -104,7 +104,9 @@ class ProfileMetadata(Protocol):
         """The profile metadata of an agent (one per agent)."""
         ...
 
-    async def upsert(self, metadata: AgentProfileMetadata, counts: ProfileCounts | None = None) -> tuple[AgentProfileMetadata, bool]:
+    async def upsert(
+        self, metadata: AgentProfileMetadata, counts: ProfileCounts | None = None
+    ) -> tuple[AgentProfileMetadata, bool]:
         """Insert `metadata`, or, when the agent has some, set the counts in `counts` (all counts
         of `metadata` when `counts` is None) in one `ON CONFLICT DO UPDATE`; never a delete and
         insert. Returns the stored row and whether it was created. NotFound without the agent.

@@ -47,7 +47,7 @@ DEFAULT_URL = "sqlite:///agentkeep.db"
 MIGRATION_LOCK = 0x6167656E746B6565
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
-if config.config_file_name is not None and config.attributes.get("configure_logging", True):
+if config.config_file_name is not None:  # the alembic command line; agentkeep's own config has no file
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 
 
@@ -140,8 +140,13 @@ async def run_async_migrations() -> None:
             connection: AsyncConnection = await engine.connect()
         except (OSError, DBAPIError) as e:
             reason = e.orig if isinstance(e, DBAPIError) else e
-            verb = "open" if url.get_backend_name() == "sqlite" else "reach"
-            raise StorageUnavailable(f"cannot {verb} {mask_url(url)}: {reason}") from None
+            if url.get_backend_name() == "sqlite":
+                # aiosqlite stops its worker thread after a failed open without waiting for it; the
+                # thread then reports to this loop, which must still be running (else "Event loop
+                # is closed" in that thread).
+                await asyncio.sleep(0.05)
+                raise StorageUnavailable(f"cannot open {mask_url(url)}: {reason}") from None
+            raise StorageUnavailable(f"cannot reach {mask_url(url)}: {reason}") from None
         try:
             await connection.run_sync(do_run_migrations)
         finally:

@@ -3,14 +3,17 @@ codes."""
 
 from __future__ import annotations
 
-from importlib.metadata import version
 from typing import Any
 
 import click
 
 from entrypoints.cli.context import CliContext
 from entrypoints.cli.db import db
+from entrypoints.cli.resources import agents, memories, sessions, users
+from entrypoints.cli.run import chat, run
+from entrypoints.cli.serve import serve
 from entrypoints.cli.errors import report
+from entrypoints.version import VERSION
 
 
 class _Agentkeep(click.Group):
@@ -25,7 +28,7 @@ class _Agentkeep(click.Group):
 
 
 @click.group(cls=_Agentkeep, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(version("agentkeep"), "--version", "-V", prog_name="agentkeep", message="%(prog)s %(version)s")
+@click.version_option(VERSION, "--version", "-V", prog_name="agentkeep", message="%(prog)s %(version)s")
 @click.option(
     "--database-url",
     metavar="URL",
@@ -37,7 +40,8 @@ def cli(ctx: click.Context, database_url: str | None) -> None:
     ctx.obj = CliContext(database_url=database_url)
 
 
-cli.add_command(db)
+for command in (serve, db, run, chat, agents, users, sessions, memories):
+    cli.add_command(command)
 
 
 def main() -> None:

@@ -41,9 +41,7 @@ def build_litestar(container: Container) -> Litestar:
         path="/api/v1",
         route_handlers=[RunRoutes, AgentRoutes, UserRoutes, SessionRoutes, MemoryRoutes],
         guards=[api_key_guard([key.get_secret_value() for key in settings.api_keys])],
-        dependencies={
-            name: provide(name) for name in ("run_agent", "agents", "users", "sessions", "memories")
-        },
+        dependencies={name: provide(name) for name in ("run_agent", "agents", "users", "sessions", "memories")},
         security=[{"apiKey": []}, {"bearer": []}],
     )
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Sequence
+from typing import Any
 
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException
 from litestar.handlers.base import BaseRouteHandler
 
 
-def presented_key(connection: ASGIConnection[object, object, object, object]) -> str | None:
+def presented_key(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
     key = connection.headers.get("x-api-key")
     if key:
         return key
@@ -31,7 +32,7 @@ def key_matches(presented: str, keys: Sequence[str]) -> bool:
 def api_key_guard(keys: Sequence[str]):  # type: ignore[no-untyped-def]
     """A Litestar guard accepting any of `keys`."""
 
-    def guard(connection: ASGIConnection[object, object, object, object], _: BaseRouteHandler) -> None:
+    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
         presented = presented_key(connection)
         if presented is None or not key_matches(presented, keys):
             raise NotAuthorizedException("a valid API key is required (X-API-Key or Authorization: Bearer)")

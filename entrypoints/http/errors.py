@@ -4,6 +4,7 @@ a 400 names each bad field in `extra` (`[{key, message}]`); every other error gi
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
@@ -33,7 +34,7 @@ STATUS: dict[type[DomainError], int] = {
 def status_of(error: DomainError) -> int:
     for cls in type(error).__mro__:
         if cls in STATUS:
-            return STATUS[cls]  # type: ignore[index]
+            return STATUS[cls]
     return 500
 
 
@@ -41,7 +42,7 @@ def error_body(status: int, detail: str, extra: object) -> dict[str, object]:
     return {"status_code": status, "detail": detail, "extra": extra}
 
 
-def domain_error_handler(_: Request[object, object, object], error: DomainError) -> Response[dict[str, object]]:
+def domain_error_handler(_: Request[Any, Any, Any], error: DomainError) -> Response[dict[str, object]]:
     status = status_of(error)
     if isinstance(error, Invalid):
         extra: object = [{"key": e.key, "message": e.message} for e in error.errors]
@@ -51,7 +52,7 @@ def domain_error_handler(_: Request[object, object, object], error: DomainError)
 
 
 def validation_error_handler(
-    _: Request[object, object, object], error: ValidationException
+    _: Request[Any, Any, Any], error: ValidationException
 ) -> Response[dict[str, object]]:
     """Litestar's own 400s, with each bad field as `{key, message}` (as our domain's are)."""
     extra = error.extra if isinstance(error.extra, list) else []
@@ -63,7 +64,7 @@ def validation_error_handler(
     return Response(error_body(400, str(error.detail), fields), status_code=400, media_type=MediaType.JSON)
 
 
-def http_error_handler(_: Request[object, object, object], error: HTTPException) -> Response[dict[str, object]]:
+def http_error_handler(_: Request[Any, Any, Any], error: HTTPException) -> Response[dict[str, object]]:
     if error.status_code == 400:  # malformed JSON and the like: a 400 always lists bad fields
         extra: object = [{"key": "", "message": str(error.detail)}]
         return Response(error_body(400, str(error.detail), extra), status_code=400, media_type=MediaType.JSON)
@@ -78,7 +79,7 @@ def http_error_handler(_: Request[object, object, object], error: HTTPException)
     )
 
 
-def internal_error_handler(request: Request[object, object, object], error: Exception) -> Response[dict[str, object]]:
+def internal_error_handler(request: Request[Any, Any, Any], error: Exception) -> Response[dict[str, object]]:
     """A bug: log it with its traceback, answer a plain 500 that leaks nothing."""
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=error)
     return Response(

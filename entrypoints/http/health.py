@@ -25,5 +25,5 @@ async def health_response(container: Container) -> Response[dict[str, object]]:
             revision, database = None, "unreachable"
     healthy = database == "ok" and revision == head
     status = "ok" if healthy else ("unavailable" if database != "ok" else "schema_behind")
-    body = {"status": status, "database": database, "schema_revision": revision, "version": VERSION}
+    body: dict[str, object] = {"status": status, "database": database, "schema_revision": revision, "version": VERSION}
     return Response(body, status_code=200 if healthy else 503)

@@ -16,7 +16,6 @@ from entrypoints.http.params import PAGE, PAGE_SIZE, paging, user_id_filter, uui
 from entrypoints.http.schemas import ListOf
 
 
-
 class MemoryRoutes(Controller):
     path = "/memories"
     tags = ["memories"]

@@ -8,6 +8,7 @@ import re
 import time
 import uuid
 
+from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger("agentkeep.access")
@@ -20,7 +21,7 @@ def request_id_and_log(app: ASGIApp, *, json_logs: bool) -> ASGIApp:
     route, status, duration and request id — never a key, a body or a message text."""
 
     async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != ScopeType.HTTP:
             await app(scope, receive, send)
             return
         started = time.perf_counter()

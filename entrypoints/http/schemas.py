@@ -41,7 +41,9 @@ def message_view(message: Message, *, hide_tools: bool, show_system_prompt: bool
     return message.model_dump(mode="json", exclude=exclude)
 
 
-def session_view(session: Session, messages: Page[Message], *, hide_tools: bool, show_system_prompt: bool) -> dict[str, Any]:
+def session_view(
+    session: Session, messages: Page[Message], *, hide_tools: bool, show_system_prompt: bool
+) -> dict[str, Any]:
     """A session's fields plus `messages`, a list envelope of its messages."""
     envelope = ListOf.of(messages).model_dump(mode="json", exclude={"items"})
     envelope["items"] = [

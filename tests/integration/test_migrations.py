@@ -6,16 +6,18 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import sys
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from subprocess import DEVNULL, PIPE
 from typing import Any
 
 import pytest
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, inspect, insert, select, text
+from sqlalchemy import Connection, insert, inspect, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlalchemy.pool import NullPool
 
@@ -248,12 +250,56 @@ async def test_migrations_run_on_a_connection_of_a_running_loop(database_url: st
     await off_loop(migrator.check, database_url)
 
 
-async def test_concurrent_upgrades_take_turns(database_url: str) -> None:
+async def test_concurrent_upgrades_from_several_processes_take_turns(database_url: str) -> None:
     # Replicas that start together all run `upgrade`: one migrates, the others find it done.
-    await asyncio.gather(*(upgrade(database_url) for _ in range(4)))
+    # (Processes, not threads: Alembic keeps its running environment in module globals.)
+    script = "import sys; from adapters.storage.sql import migrator; migrator.upgrade(sys.argv[1])"
+    processes = [
+        await asyncio.create_subprocess_exec(sys.executable, "-c", script, database_url, stdin=DEVNULL, stderr=PIPE)
+        for _ in range(3)
+    ]
+    outcomes = [await process.communicate() for process in processes]
 
+    assert [p.returncode for p in processes] == [0] * 3, [err.decode() for _, err in outcomes]
     assert await off_loop(migrator.current, database_url) == migrator.head()
     await off_loop(migrator.check, database_url)
+
+
+def with_extra_revision(tmp_path: Path, url: str, name: str, upgrade_body: str) -> Config:
+    """An Alembic config for a copy of our migrations plus one revision on top of head."""
+    scripts = tmp_path / "migrations"
+    shutil.copytree(migrator.migrations_directory(), scripts, ignore=shutil.ignore_patterns("__pycache__"))
+    (scripts / "versions" / f"{name}.py").write_text(
+        "import sqlalchemy as sa\nfrom alembic import op\n\n"
+        f"revision = {name!r}\ndown_revision = {migrator.head()!r}\nbranch_labels = depends_on = None\n\n\n"
+        f"def upgrade():\n{upgrade_body}\n\n"
+        "def downgrade():\n    pass\n"
+    )
+    config = Config()
+    config.set_main_option("script_location", str(scripts))
+    config.set_main_option("path_separator", "os")
+    config.set_main_option("sqlalchemy.url", url)
+    return config
+
+
+async def test_a_failing_revision_leaves_the_schema_as_it_was(database_url: str, connect: Any, tmp_path: Path) -> None:
+    await upgrade(database_url)
+    config = with_extra_revision(
+        tmp_path,
+        database_url,
+        "0099_fails_halfway",
+        "    op.create_table('half_done', sa.Column('id', sa.Integer, primary_key=True))\n"
+        "    op.add_column('agent', sa.Column('half_done', sa.Integer))\n"
+        "    op.execute('SELECT * FROM no_such_table')\n",
+    )
+
+    with pytest.raises(Exception, match="no_such_table"):
+        await off_loop(command.upgrade, config, "head")
+
+    assert await off_loop(migrator.current, database_url) == migrator.head()
+    await off_loop(migrator.check, database_url)  # no half_done table, no half_done column
+    async with connect() as connection:
+        assert "half_done" not in await connection.run_sync(schema_objects)
 
 
 async def test_a_batch_migration_on_sqlite_keeps_the_children_of_a_recreated_table(tmp_path: Path) -> None:
@@ -265,23 +311,13 @@ async def test_a_batch_migration_on_sqlite_keeps_the_children_of_a_recreated_tab
     try:
         async with engine.begin() as connection:
             await insert_rows(connection, one_row_per_table())
-
-        scripts = tmp_path / "migrations"
-        shutil.copytree(migrator.migrations_directory(), scripts, ignore=shutil.ignore_patterns("__pycache__"))
-        (scripts / "versions" / "0099_recreate_agent.py").write_text(
-            "from alembic import op\n\n"
-            f"revision = '0099_recreate_agent'\ndown_revision = {migrator.head()!r}\n"
-            "branch_labels = depends_on = None\n\n\n"
-            "def upgrade():\n"
-            "    with op.batch_alter_table('agent', recreate='always'):\n"
-            "        pass\n\n\n"
-            "def downgrade():\n"
-            "    pass\n"
+        config = with_extra_revision(
+            tmp_path,
+            url,
+            "0099_recreate_agent",
+            "    with op.batch_alter_table('agent', recreate='always'):\n        pass\n",
         )
-        config = Config()
-        config.set_main_option("script_location", str(scripts))
-        config.set_main_option("path_separator", "os")
-        config.set_main_option("sqlalchemy.url", url)
+
         await off_loop(command.upgrade, config, "head")
 
         async with engine.begin() as connection:

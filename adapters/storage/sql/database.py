@@ -86,7 +86,9 @@ class _AsyncExecutor:
 class SqlUnitOfWork:
     """The repositories of one transaction. Leaving it without `commit()` rolls back."""
 
-    def __init__(self, executor: Executor, commit: Callable[[], Awaitable[None]], rollback: Callable[[], Awaitable[None]]):
+    def __init__(
+        self, executor: Executor, commit: Callable[[], Awaitable[None]], rollback: Callable[[], Awaitable[None]]
+    ):
         self.users = SqlUsers(executor)
         self.agents = SqlAgents(executor)
         self.bios = SqlAgentBios(executor)
@@ -283,7 +285,7 @@ _REVISION = "SELECT version_num FROM alembic_version"
 
 def _is_busy(error: sqlite3.OperationalError) -> bool:
     code = getattr(error, "sqlite_errorcode", None)
-    return code is not None and code & 0xFF == sqlite3.SQLITE_BUSY or "database is locked" in str(error)
+    return (code is not None and code & 0xFF == sqlite3.SQLITE_BUSY) or "database is locked" in str(error)
 
 
 def _configure_sqlite(engine: Any, busy_timeout: float) -> None:

@@ -49,8 +49,9 @@ def mask_url(url: str | URL) -> str:
 
 def insert(table: Table, dialect_name: str) -> Insert:
     """An INSERT that knows `ON CONFLICT` on this dialect."""
-    module = postgresql if dialect_name == POSTGRES else sqlite
-    return module.insert(table)
+    if dialect_name == POSTGRES:
+        return postgresql.insert(table)
+    return sqlite.insert(table)
 
 
 def insert_ignoring(table: Table, dialect_name: str, conflict_on: Sequence[str], **where: Any) -> Insert:

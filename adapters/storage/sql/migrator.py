@@ -87,6 +87,14 @@ def head() -> str:
     return revision
 
 
+def is_known(revision: str) -> bool:
+    """Whether `revision` is one of this code's revisions (a newer database's is not)."""
+    try:
+        return ScriptDirectory.from_config(_config()).get_revision(revision) is not None
+    except CommandError:
+        return False
+
+
 def upgrade(target: Target, revision: str = "head") -> None:
     """Migrate the database up to `revision` (default: the newest). A database at or past it is left
     as it is; concurrent upgrades take turns."""

@@ -111,18 +111,20 @@ class MemoryProfileMetadata(Repository):
     async def upsert(
         self, metadata: AgentProfileMetadata, counts: ProfileCounts | None = None
     ) -> tuple[AgentProfileMetadata, bool]:
+        changes = counts.changes() if counts is not None else {c: getattr(metadata, c) for c in _COUNTS}
         current = self._t.profiles.get(metadata.agent_id)
         if current is not None:
             # ON CONFLICT (agent_id) DO UPDATE: only the counts change; the row keeps its id.
-            changes = counts.changes() if counts is not None else {c: getattr(metadata, c) for c in _COUNTS}
             updated = current.model_copy(update={**changes, "updated_at": utcnow()})
             self._t.profiles[metadata.agent_id] = updated
             return detach(updated), False
         if any(p.id == metadata.id for p in self._t.profiles.values()):
             raise conflict("profile metadata", "id")
         self._t.require_agent(metadata.agent_id)
-        self._t.profiles[metadata.agent_id] = detach(metadata)
-        return detach(metadata), True
+        # A new row is `metadata` with the counts of `counts`, as the SQL INSERT writes it.
+        inserted = detach(metadata.model_copy(update=changes))
+        self._t.profiles[metadata.agent_id] = inserted
+        return detach(inserted), True
 
     async def delete(self, agent_id: str) -> bool:
         return self._t.profiles.pop(agent_id, None) is not None

@@ -1,0 +1,54 @@
+"""Printing results: rich tables for people, JSON for scripts."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import click
+from pydantic import BaseModel
+from rich.console import Console
+from rich.table import Table
+
+from domain.paging import Page
+
+
+def as_json(value: Any) -> str:
+    if isinstance(value, BaseModel):
+        value = value.model_dump(mode="json")
+    elif isinstance(value, Page):
+        value = {
+            "items": [item.model_dump(mode="json") for item in value.items],
+            "total": value.total,
+            "page": value.paging.page,
+            "page_size": value.paging.page_size,
+            "total_pages": value.total_pages,
+        }
+    return json.dumps(value, ensure_ascii=False, indent=2)
+
+
+def show(value: BaseModel | Page[Any], columns: Sequence[str], *, as_json_output: bool) -> None:
+    """One entity as a two-column table, a page as a table of `columns`, or either as JSON."""
+    if as_json_output:
+        click.echo(as_json(value))
+        return
+    console = Console()
+    if isinstance(value, Page):
+        table = Table(*columns, caption=f"page {value.paging.page} of {value.total_pages}, {value.total} in all")
+        for item in value.items:
+            data = item.model_dump(mode="json")
+            table.add_row(*(_cell(data.get(c)) for c in columns))
+    else:
+        table = Table("field", "value", show_header=False)
+        for key, field_value in value.model_dump(mode="json").items():
+            table.add_row(key, _cell(field_value))
+    console.print(table)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)

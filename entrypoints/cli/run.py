@@ -1,0 +1,88 @@
+"""`agentkeep run` (one message) and `agentkeep chat` (a conversation, Ctrl-D to leave)."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+import click
+from pydantic import ValidationError
+
+from application.run_agent import RunRequest, RunResult
+from domain.errors import Invalid
+from entrypoints.cli.context import CliContext, pass_cli
+from entrypoints.cli.output import as_json
+from entrypoints.cli.services import container_for, run_with
+from entrypoints.container import Container
+
+
+def _request(fields: dict[str, Any]) -> RunRequest:
+    try:
+        return RunRequest.model_validate({k: v for k, v in fields.items() if v is not None})
+    except ValidationError as e:
+        raise Invalid.from_validation_error(e) from None
+
+
+@click.command()
+@click.argument("agent")
+@click.argument("message")
+@click.option("--user-id", help="A user UUID or legacy integer id (created when unknown).")
+@click.option("--email", help="Find or create the user by email.")
+@click.option("--session", "session_name", help="The session's name (created when new).")
+@click.option("--system-prompt", help="A system prompt for this run only.")
+@click.option("--json", "as_json_output", is_flag=True, help="Print the whole result as JSON.")
+@pass_cli
+def run(
+    cli: CliContext,
+    agent: str,
+    message: str,
+    user_id: str | None,
+    email: str | None,
+    session_name: str | None,
+    system_prompt: str | None,
+    as_json_output: bool,
+) -> None:
+    """Send MESSAGE to AGENT (an id or a name); print the reply and the session."""
+    request = _request(
+        {
+            "message_content": message,
+            "user_id": user_id,
+            "user": {"email": email} if email else None,
+            "session_name": session_name,
+            "session_origin": "cli",
+            "system_prompt": system_prompt,
+        }
+    )
+    result: RunResult = run_with(cli, lambda c: c.run_agent()(agent, request))
+    if as_json_output:
+        click.echo(as_json(result))
+    else:
+        click.echo(result.message)
+        click.echo(f"(session {result.session_name or result.session_id})", err=True)
+
+
+@click.command()
+@click.argument("agent")
+@click.option("--session", "session_name", help="Continue this session (default: a new cli-<8 hex> one).")
+@pass_cli
+def chat(cli: CliContext, agent: str, session_name: str | None) -> None:
+    """Talk with AGENT, one line at a time; Ctrl-D leaves."""
+    name = session_name or f"cli-{secrets.token_hex(4)}"
+    click.echo(f"Session {name}. Ctrl-D to leave.", err=True)
+
+    async def converse(container: Container) -> None:
+        run_agent = container.run_agent()
+        while True:
+            try:
+                line = input("> ")
+            except EOFError:
+                click.echo("", err=True)
+                return
+            if not line.strip():
+                continue
+            request = _request({"message_content": line, "session_name": name, "session_origin": "cli"})
+            result = await run_agent(agent, request)
+            click.echo(result.message)
+
+    container_for(cli)  # settings errors surface before the prompt
+    run_with(cli, converse)

@@ -1,0 +1,98 @@
+"""`agentkeep serve`: the HTTP API (SPEC §6).
+
+Before the server starts, the parent process: upgrades the schema (under the migrator's lock, so
+replicas do not race) unless `--no-migrate`, refusing a schema newer than the code; makes one
+random API key for the run when none is configured (every worker gets it through the environment)
+and prints it with a ready `curl` line; and creates an `echo` agent named `assistant` when there is
+no agent at all, so that first curl works.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import secrets
+import shlex
+
+import click
+import uvicorn
+
+from adapters.storage.sql import migrator
+from application.inputs import NewAgent
+from domain.errors import Conflict, Invalid
+from domain.paging import Paging
+from entrypoints.cli.context import CliContext, pass_cli
+from entrypoints.cli.services import run_with
+from entrypoints.container import Container, database_kind
+
+DEFAULT_AGENT = "assistant"
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--workers", default=None, type=click.IntRange(1, 64), help="Worker processes (default 1).")
+@click.option("--no-migrate", is_flag=True, help="Do not upgrade the schema first.")
+@pass_cli
+def serve(cli: CliContext, host: str, port: int, workers: int | None, no_migrate: bool) -> None:
+    """Serve the HTTP API (docs at /schema)."""
+    settings = cli.settings
+    url = settings.database_url
+    configured_key = bool(settings.api_keys)
+    if not configured_key and not _is_loopback(host):
+        raise Invalid(f"refusing to serve on {host} without an API key: set AGENTKEEP_API_KEY", key="host")
+    if database_kind(url) == "sqlite" and (workers or 1) > 1:
+        click.echo(f"Warning: {workers} workers on SQLite take turns on one file; one is usually faster.", err=True)
+
+    if not no_migrate:
+        migrator.upgrade(url)
+    revision = migrator.current(url)
+    if revision is not None and not migrator.is_known(revision):
+        raise Conflict(f"the database schema ({revision}) is newer than this agentkeep: upgrade agentkeep")
+    if revision != migrator.head():
+        raise Conflict(f"the database schema is at {revision or 'none'}, not {migrator.head()}: run agentkeep db upgrade")
+    run_with(cli, _ensure_an_agent)
+
+    # Workers read their settings from the environment: hand them the command's.
+    os.environ["AGENTKEEP_DATABASE_URL"] = url
+    if not configured_key:
+        key = secrets.token_urlsafe(24)
+        os.environ["AGENTKEEP_API_KEYS"] = key
+        _print_first_steps(host, port, key)
+    uvicorn.run(
+        "entrypoints.http.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        timeout_graceful_shutdown=30,
+    )
+
+
+async def _ensure_an_agent(container: Container) -> None:
+    agents = container.agents()
+    if (await agents.list(Paging(page_size=1))).total == 0:
+        await agents.create(NewAgent(name=DEFAULT_AGENT, display_name="Assistant", model="echo"))
+        click.echo(f"Created the agent {DEFAULT_AGENT!r} (model echo).", err=True)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _print_first_steps(host: str, port: int, key: str) -> None:
+    base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+    body = '{"message_content": "Hello!"}'
+    curl = (
+        f"curl -s {base}/api/v1/agents/{DEFAULT_AGENT}/run -H {shlex.quote('X-API-Key: ' + key)}"
+        f" -H 'Content-Type: application/json' -d {shlex.quote(body)}"
+    )
+    click.echo(f"API key for this run (set AGENTKEEP_API_KEY to choose your own): {key}")
+    click.echo(f"Try it:\n  {curl}")
+    click.echo(f"Docs: {base}/schema")

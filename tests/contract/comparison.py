@@ -1,0 +1,70 @@
+"""What the state machine compares: the outcome of one operation, and every stored row.
+
+Both are read through the ports only, so any two adapters can be compared. `updated_at` is left
+out: each adapter stamps it with its own clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from pydantic import BaseModel
+
+from domain.errors import Conflict, DomainError
+from domain.models import Agent, Session
+from domain.paging import MAX_PAGE_SIZE, Paging
+from domain.ports import Storage, UnitOfWork
+
+Work = Callable[[UnitOfWork], Awaitable[Any]]
+
+
+def plain(value: Any) -> Any:
+    """A value with every entity turned into a dict of its fields, `updated_at` aside."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(exclude={"updated_at"})
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    return value
+
+
+async def outcome(storage: Storage, work: Work) -> tuple[str, Any]:
+    """What `work` did in one committed unit of work: its result, or the domain error it raised
+    (its class, and for a Conflict the field it names)."""
+    try:
+        return "ok", plain(await storage.run(work))
+    except Conflict as e:
+        return "Conflict", e.key
+    except DomainError as e:
+        # SQLite does not say which foreign key failed, so a NotFound is compared by class only.
+        return type(e).__name__, None
+
+
+async def _every(list_page: Callable[[Paging], Awaitable[tuple[list[Any], int]]]) -> list[Any]:
+    items: list[Any] = []
+    page = 1
+    while True:
+        chunk, total = await list_page(Paging(page=page, page_size=MAX_PAGE_SIZE))
+        items += chunk
+        if len(items) >= total or not chunk:
+            return items
+        page += 1
+
+
+async def snapshot(uow: UnitOfWork) -> dict[str, Any]:
+    """Every row of every table, in the order the lists give them."""
+    agents: list[Agent] = await _every(lambda p: uow.agents.list(p))
+    sessions: list[Session] = await _every(lambda p: uow.sessions.list(p))
+    state: dict[str, Any] = {
+        "users": await _every(lambda p: uow.users.list(p)),
+        "agents": agents,
+        "sessions": sessions,
+        "memories": await _every(lambda p: uow.memories.list(p)),
+    }
+    for agent in agents:
+        state[f"bios {agent.id}"] = await _every(lambda p, a=agent.id: uow.bios.list(a, p))
+        state[f"latest bio {agent.id}"] = await uow.bios.latest(agent.id)
+        state[f"profile {agent.id}"] = await uow.profiles.get(agent.id)
+    for session in sessions:
+        state[f"messages {session.id}"] = await _every(lambda p, s=session.id: uow.messages.list(s, p))
+    return {key: plain(value) for key, value in state.items()}
