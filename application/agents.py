@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pydantic import ValidationError
+
 from application.inputs import AgentReplacement, Counts, NewAgent, NewBio
 from domain.errors import Invalid, NotFound
 from domain.models import Agent, AgentBio, AgentProfileMetadata
@@ -55,7 +57,11 @@ class AgentService:
         async def work(uow: UnitOfWork) -> tuple[Agent, bool]:
             existing = await uow.agents.resolve(id_or_name)
             if existing is None:
-                return await uow.agents.add(NewAgent(name=name, **fields).build()), True
+                try:  # the name comes from the path, which no schema has checked
+                    new = NewAgent(name=name, **fields)
+                except ValidationError as e:
+                    raise Invalid.from_validation_error(e) from None
+                return await uow.agents.add(new.build()), True
             patch = AgentPatch.model_validate({**fields, "name": existing.name})
             replaced = await uow.agents.update(existing.id, patch)
             assert replaced is not None
@@ -97,7 +103,7 @@ class AgentService:
 
     async def put_profile(self, id_or_name: str, counts: Counts) -> tuple[AgentProfileMetadata, bool]:
         """Upsert the counts; an omitted count keeps its value (0 when new)."""
-        patch = ProfileCounts.model_validate(counts.model_dump(exclude_none=True))
+        patch = ProfileCounts.parse(counts.model_dump(exclude_unset=True))  # a null count is 400, not "keep"
 
         async def work(uow: UnitOfWork) -> tuple[AgentProfileMetadata, bool]:
             agent = await find_agent(uow, id_or_name)

@@ -10,21 +10,27 @@ import click
 from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from domain.paging import Page
+
+
+def envelope(page: Page[Any]) -> dict[str, Any]:
+    """A page as the HTTP API's list envelope."""
+    return {
+        "items": [item.model_dump(mode="json") for item in page.items],
+        "total": page.total,
+        "page": page.paging.page,
+        "page_size": page.paging.page_size,
+        "total_pages": page.total_pages,
+    }
 
 
 def as_json(value: Any) -> str:
     if isinstance(value, BaseModel):
         value = value.model_dump(mode="json")
     elif isinstance(value, Page):
-        value = {
-            "items": [item.model_dump(mode="json") for item in value.items],
-            "total": value.total,
-            "page": value.paging.page,
-            "page_size": value.paging.page_size,
-            "total_pages": value.total_pages,
-        }
+        value = envelope(value)
     return json.dumps(value, ensure_ascii=False, indent=2)
 
 
@@ -46,9 +52,10 @@ def show(value: BaseModel | Page[Any], columns: Sequence[str], *, as_json_output
     console.print(table)
 
 
-def _cell(value: Any) -> str:
+def _cell(value: Any) -> Text:
+    # Text, not str: rich would read `[/x]` in stored data as markup (and fail) and `:smile:` as an emoji.
     if value is None:
-        return ""
+        return Text("")
     if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False)
-    return str(value)
+        return Text(json.dumps(value, ensure_ascii=False))
+    return Text(str(value))

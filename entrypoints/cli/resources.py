@@ -14,7 +14,8 @@ from domain.errors import Invalid, NotFound
 from domain.ids import parse_user_id
 from domain.paging import Paging
 from entrypoints.cli.context import CliContext, pass_cli
-from entrypoints.cli.output import show
+from entrypoints.cli.output import as_json as json_text
+from entrypoints.cli.output import envelope, show
 from entrypoints.cli.services import run_with
 from entrypoints.container import Container
 
@@ -28,6 +29,14 @@ def _user_id(value: str) -> Any:
         return parse_user_id(value)
     except ValueError:
         raise Invalid("must be a UUID or an integer", key="user_id") from None
+
+
+def _user_ref(value: str) -> Any:
+    """A user named by an argument: like a malformed id in an HTTP path, one that cannot exist is not found."""
+    try:
+        return parse_user_id(value)
+    except ValueError:
+        raise NotFound(f"no user {value!r}", key="user_id") from None
 
 
 def _uuid(value: str, key: str) -> uuid.UUID:
@@ -124,7 +133,7 @@ def list_users(cli: CliContext, email: str | None, page: int, page_size: int, as
 @pass_cli
 def show_user(cli: CliContext, user_id: str, as_json: bool) -> None:
     """Show the user USER_ID (a UUID, or a legacy integer id)."""
-    show(run_with(cli, lambda c: c.users().get(_user_id(user_id))), [], as_json_output=as_json)
+    show(run_with(cli, lambda c: c.users().get(_user_ref(user_id))), [], as_json_output=as_json)
 
 
 @users.command("create")
@@ -143,7 +152,7 @@ def create_user(cli: CliContext, email: str | None, phone_number: str | None, us
 @pass_cli
 def delete_user(cli: CliContext, user_id: str) -> None:
     """Delete the user USER_ID with its sessions, messages and memories."""
-    run_with(cli, lambda c: c.users().delete(_user_id(user_id)))
+    run_with(cli, lambda c: c.users().delete(_user_ref(user_id)))
     _deleted("user", user_id)
 
 
@@ -179,8 +188,12 @@ def list_sessions(
 def show_session(cli: CliContext, session: str, page: int, page_size: int, as_json: bool) -> None:
     """Show SESSION (an id or a name) and its messages, oldest first."""
     found = run_with(cli, lambda c: c.sessions().get(session, Paging(page, page_size)))
-    show(found.session, [], as_json_output=as_json)
-    show(found.messages, ["created_at", "role", "text_content"], as_json_output=as_json)
+    if as_json:
+        # One document, as the HTTP API's session read: the session's fields plus `messages`.
+        click.echo(json_text({**found.session.model_dump(mode="json"), "messages": envelope(found.messages)}))
+        return
+    show(found.session, [], as_json_output=False)
+    show(found.messages, ["created_at", "role", "text_content"], as_json_output=False)
 
 
 @sessions.command("create")

@@ -12,7 +12,7 @@ from application.run_agent import RunRequest, RunResult
 from domain.errors import Invalid
 from entrypoints.cli.context import CliContext, pass_cli
 from entrypoints.cli.output import as_json
-from entrypoints.cli.services import container_for, run_with
+from entrypoints.cli.services import run_with
 from entrypoints.container import Container
 
 
@@ -68,9 +68,10 @@ def run(
 def chat(cli: CliContext, agent: str, session_name: str | None) -> None:
     """Talk with AGENT, one line at a time; Ctrl-D leaves."""
     name = session_name or f"cli-{secrets.token_hex(4)}"
-    click.echo(f"Session {name}. Ctrl-D to leave.", err=True)
 
     async def converse(container: Container) -> None:
+        await container.agents().get(agent)  # an unknown agent fails now, not after the first line
+        click.echo(f"Session {name}. Ctrl-D to leave.", err=True)
         run_agent = container.run_agent()
         while True:
             try:
@@ -84,5 +85,4 @@ def chat(cli: CliContext, agent: str, session_name: str | None) -> None:
             result = await run_agent(agent, request)
             click.echo(result.message)
 
-    container_for(cli)  # settings errors surface before the prompt
     run_with(cli, converse)

@@ -52,7 +52,8 @@ async def _every(list_page: Callable[[Paging], Awaitable[tuple[list[Any], int]]]
 
 
 async def snapshot(uow: UnitOfWork) -> dict[str, Any]:
-    """Every row of every table, in the order the lists give them."""
+    """Every row of every table, in the order the lists give them: `users`, `agents`, `sessions`,
+    `memories` as lists; `bios`, `latest_bio`, `profile` by agent id; `messages` by session id."""
     agents: list[Agent] = await _every(lambda p: uow.agents.list(p))
     sessions: list[Session] = await _every(lambda p: uow.sessions.list(p))
     state: dict[str, Any] = {
@@ -60,11 +61,28 @@ async def snapshot(uow: UnitOfWork) -> dict[str, Any]:
         "agents": agents,
         "sessions": sessions,
         "memories": await _every(lambda p: uow.memories.list(p)),
+        "bios": {a.id: await _every(lambda p, a=a.id: uow.bios.list(a, p)) for a in agents},
+        "latest_bio": {a.id: await uow.bios.latest(a.id) for a in agents},
+        "profile": {a.id: await uow.profiles.get(a.id) for a in agents},
+        "messages": {s.id: await _every(lambda p, s=s.id: uow.messages.list(s, p)) for s in sessions},
     }
-    for agent in agents:
-        state[f"bios {agent.id}"] = await _every(lambda p, a=agent.id: uow.bios.list(a, p))
-        state[f"latest bio {agent.id}"] = await uow.bios.latest(agent.id)
-        state[f"profile {agent.id}"] = await uow.profiles.get(agent.id)
-    for session in sessions:
-        state[f"messages {session.id}"] = await _every(lambda p, s=session.id: uow.messages.list(s, p))
-    return {key: plain(value) for key, value in state.items()}
+    return {
+        key: {k: plain(v) for k, v in value.items()} if isinstance(value, dict) else plain(value)
+        for key, value in state.items()
+    }
+
+
+def row_ids(state: dict[str, Any]) -> dict[str, list[Any]]:
+    """The ids of the rows of a snapshot, by kind (profiles by agent id), in a stable order."""
+    return {
+        "users": [u["id"] for u in state["users"]],
+        "agents": [a["id"] for a in state["agents"]],
+        "sessions": [s["id"] for s in state["sessions"]],
+        "memories": [m["id"] for m in state["memories"]],
+        "bios": [b["id"] for bios in state["bios"].values() for b in bios],
+        "profiles": [agent_id for agent_id, p in state["profile"].items() if p is not None],
+        "messages": [m["id"] for messages in state["messages"].values() for m in messages],
+        "agents with bios": [agent_id for agent_id, bios in state["bios"].items() if bios],
+        "agents with memories": sorted({m["agent_id"] for m in state["memories"]}),
+        "sessions with messages": [sid for sid, messages in state["messages"].items() if messages],
+    }

@@ -129,7 +129,10 @@ async def test_concurrent_get_or_create_by_id_creates_exactly_one_user(storage: 
 
 async def test_concurrent_get_or_create_by_email_creates_exactly_one_user(storage: Storage) -> None:
     results = await asyncio.gather(
-        *(storage.run(lambda uow: uow.users.get_or_create_by_email(a_user(email="race@example.com"))) for _ in range(20))
+        *(
+            storage.run(lambda uow: uow.users.get_or_create_by_email(a_user(email="race@example.com")))
+            for _ in range(20)
+        )
     )
 
     assert sum(created for _, created in results) == 1
@@ -206,7 +209,7 @@ async def test_user_data_json_round_trips(storage: Storage) -> None:
     data = {
         "name": "Zoë 🦊 — 世界",
         "nested": {"list": [1, -2, 2**62, True, None, "x", {"deep": []}], "empty": {}},
-        "quote\"key": "line\nbreak\ttab",
+        'quote"key': "line\nbreak\ttab",
         "ratio": 0.125,
     }
     user = a_user(user_data=data)

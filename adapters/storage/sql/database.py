@@ -41,6 +41,7 @@ from adapters.storage.sql.repositories import (
 )
 from adapters.storage.sql.tables import metadata
 from domain.errors import StorageUnavailable
+from domain.ports import AgentBios, Agents, Memories, Messages, ProfileMetadata, Sessions, Users
 
 T = TypeVar("T")
 
@@ -89,13 +90,13 @@ class SqlUnitOfWork:
     def __init__(
         self, executor: Executor, commit: Callable[[], Awaitable[None]], rollback: Callable[[], Awaitable[None]]
     ):
-        self.users = SqlUsers(executor)
-        self.agents = SqlAgents(executor)
-        self.bios = SqlAgentBios(executor)
-        self.profiles = SqlProfileMetadata(executor)
-        self.sessions = SqlSessions(executor)
-        self.messages = SqlMessages(executor)
-        self.memories = SqlMemories(executor)
+        self.users: Users = SqlUsers(executor)
+        self.agents: Agents = SqlAgents(executor)
+        self.bios: AgentBios = SqlAgentBios(executor)
+        self.profiles: ProfileMetadata = SqlProfileMetadata(executor)
+        self.sessions: Sessions = SqlSessions(executor)
+        self.messages: Messages = SqlMessages(executor)
+        self.memories: Memories = SqlMemories(executor)
         self._commit = commit
         self._rollback = rollback
         self.done = False

@@ -1,0 +1,166 @@
+"""The HTTP API as a client sees it: a real uvicorn server on a free loopback port, on a new SQLite
+file or a new PostgreSQL schema for each test (the `sqlite` / `postgres` parameters).
+
+`api` is an `httpx.AsyncClient` on that server sending a valid API key; `container` is the server's
+container, for a test that must reach the storage behind it.
+
+Starting and stopping uvicorn costs ~0.3 s (its shutdown alone sleeps 0.2 s), which over a few
+hundred tests is minutes. So one server per database kind serves the whole run, and each test
+gives it a fresh storage by overriding `container.storage` (the use cases are rebuilt on it): a test
+still sees an empty database of its own. A test that needs other settings says so with a marker,
+`@pytest.mark.settings(max_body=2048)`, and gets a server of its own. The tests run on the session's
+event loop (`pytestmark = pytest.mark.asyncio(loop_scope="session")` in each module), the loop the
+shared servers run on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+import uvicorn
+
+from adapters.storage.sql.database import PostgresStorage, SqliteStorage
+from entrypoints.container import Container
+from entrypoints.http.app import create_app
+from entrypoints.settings import Settings
+
+API_KEYS = ("k1", "k2")
+"""Two keys, as during a rotation: both are accepted."""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "settings(**fields): Settings fields for a server of this test's own")
+
+
+@dataclass(frozen=True)
+class Database:
+    """Where a test's server keeps its rows: a URL, and on PostgreSQL the schema of this test."""
+
+    kind: str
+    url: str
+    schema: str | None = None
+
+
+@dataclass(frozen=True)
+class Server:
+    container: Container
+    url: str
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released): connecting to it is refused."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def make_container(database_url: str, **settings: Any) -> Container:
+    container = Container()
+    container.settings.override(Settings(database_url=database_url, api_keys=",".join(API_KEYS), **settings))
+    return container
+
+
+class _Uvicorn(uvicorn.Server):
+    """uvicorn, minus its SIGINT/SIGTERM handlers: Ctrl-C must stop pytest, not the server."""
+
+    def capture_signals(self) -> contextlib.nullcontext[None]:  # type: ignore[override]
+        return contextlib.nullcontext()
+
+
+@contextlib.asynccontextmanager
+async def serving(container: Container) -> AsyncIterator[str]:
+    """`create_app(container)` served by uvicorn on a free loopback port; its base URL. Stopping
+    it runs the app's shutdown, which closes the container's storage."""
+    server = _Uvicorn(uvicorn.Config(create_app(container), host="127.0.0.1", port=0, log_level="warning"))
+    task = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            if task.done():
+                task.result()  # raises why it could not start
+                raise RuntimeError("the server stopped before it started")
+            await asyncio.sleep(0.005)
+        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+@contextlib.asynccontextmanager
+async def client(base_url: str, **headers: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=30) as http:
+        yield http
+
+
+@pytest.fixture
+def serve() -> Callable[[Container], contextlib.AbstractAsyncContextManager[str]]:
+    """`async with serve(container) as base_url`: a server of the test's own container."""
+    return serving
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Database:
+    if request.param == "sqlite":
+        return Database("sqlite", f"sqlite:///{tmp_path / 'agentkeep.db'}")
+    return Database("postgres", request.getfixturevalue("postgres_url"), request.getfixturevalue("pg_schema"))
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def shared_sqlite_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Server]:
+    # Its own URL is never used: each test overrides the storage.
+    container = make_container(f"sqlite:///{tmp_path_factory.mktemp('shared') / 'unused.db'}")
+    async with serving(container) as url:
+        yield Server(container, url)
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def shared_postgres_server(postgres_url: str) -> AsyncIterator[Server]:
+    container = make_container(postgres_url)
+    async with serving(container) as url:
+        yield Server(container, url)
+
+
+@pytest.fixture
+def shared_server(request: pytest.FixtureRequest, database: Database) -> Server:
+    """The server of the whole run for this test's kind of database."""
+    server: Server = request.getfixturevalue(f"shared_{database.kind}_server")
+    return server
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def server(request: pytest.FixtureRequest, database: Database, shared_server: Server) -> AsyncIterator[Server]:
+    """A running server on this test's new, empty database (its tables created)."""
+    marker = request.node.get_closest_marker("settings")
+    container = shared_server.container if marker is None else make_container(database.url, **marker.kwargs)
+    storage = PostgresStorage(database.url, schema=database.schema) if database.schema else SqliteStorage(database.url)
+    async with contextlib.AsyncExitStack() as stack:
+        container.storage.override(storage)
+        container.reset_singletons()  # the use cases, rebuilt on this test's storage
+        stack.push_async_callback(storage.close)
+        stack.callback(container.storage.reset_last_overriding)
+        await storage.create_schema()
+        if marker is None:
+            yield shared_server
+        else:
+            yield Server(container, await stack.enter_async_context(serving(container)))
+
+
+@pytest.fixture
+def container(server: Server) -> Container:
+    """The container behind this test's server, its storage overridden with the test's database."""
+    return server.container
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def api(server: Server) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the real server, sending a valid API key."""
+    async with client(server.url, **{"X-API-Key": API_KEYS[0]}) as http:
+        yield http
