@@ -55,7 +55,7 @@ class MemoryService:
                     memory = await _build(uow, data)
                     key = (memory.name, memory.agent_id, memory.user_id)
                     if key in seen:
-                        raise Conflict("a memory with this name already exists", key="name")
+                        raise Conflict.duplicate("memory", "name")
                     seen.add(key)
                     created.append(await uow.memories.add(memory))
                 except DomainError as e:

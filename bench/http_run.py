@@ -52,9 +52,23 @@ def wrk(port: int, mode: str, seconds: int, connections: int, workdir: Path) -> 
     script = workdir / f"{mode}.lua"
     script.write_text(f'MODE = "{mode}"\n' + LUA)
     out = subprocess.run(
-        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script),
-         "-H", f"X-API-Key: {KEY}", "-H", "Content-Type: application/json", f"http://127.0.0.1:{port}"],
-        capture_output=True, text=True, check=True,
+        [
+            "wrk",
+            "-t2",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--latency",
+            "-s",
+            str(script),
+            "-H",
+            f"X-API-Key: {KEY}",
+            "-H",
+            "Content-Type: application/json",
+            f"http://127.0.0.1:{port}",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
@@ -71,8 +85,11 @@ def serve(url: str, port: int, workdir: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "AGENTKEEP_DATABASE_URL": url, "AGENTKEEP_API_KEY": KEY, "AGENTKEEP_LOG_FORMAT": "text"}
     agentkeep = Path(sys.executable).parent / "agentkeep"
     process = subprocess.Popen(
-        [str(agentkeep), "serve", "--port", str(port)], cwd=workdir, env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [str(agentkeep), "serve", "--port", str(port)],
+        cwd=workdir,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

@@ -37,6 +37,12 @@ class Conflict(DomainError):
 
     default_code = "duplicate"
 
+    @classmethod
+    def duplicate(cls, noun: str, field: str) -> Conflict:
+        """`an agent with this name already exists`, keyed by the field."""
+        article = "an" if noun[:1] in "aeiou" else "a"
+        return cls(f"{article} {noun} with this {field.replace('_', ' ')} already exists", key=field)
+
 
 @dataclass(frozen=True, slots=True)
 class FieldError:

@@ -9,10 +9,10 @@ import click
 
 from entrypoints.cli.context import CliContext
 from entrypoints.cli.db import db
+from entrypoints.cli.errors import report
 from entrypoints.cli.resources import agents, memories, sessions, users
 from entrypoints.cli.run import chat, run
 from entrypoints.cli.serve import serve
-from entrypoints.cli.errors import report
 from entrypoints.version import VERSION
 
 

@@ -93,7 +93,7 @@ def show_agent(cli: CliContext, agent: str, as_json: bool) -> None:
 @click.option("--description")
 @json_option
 @pass_cli
-def create_agent(cli: CliContext, as_json: bool, **fields: Any) -> None:
+def create_agent(cli: CliContext, /, as_json: bool, **fields: Any) -> None:
     """Create an agent called NAME."""
     data = _validated(NewAgent, fields)
     show(run_with(cli, lambda c: c.agents().create(data)), [], as_json_output=as_json)
@@ -142,8 +142,12 @@ def show_user(cli: CliContext, user_id: str, as_json: bool) -> None:
 @click.option("--user-data", help="A JSON object.")
 @json_option
 @pass_cli
-def create_user(cli: CliContext, email: str | None, phone_number: str | None, user_data: str | None, as_json: bool) -> None:
-    data = _validated(NewUser, {"email": email, "phone_number": phone_number, "user_data": _json(user_data, "user_data")})
+def create_user(
+    cli: CliContext, email: str | None, phone_number: str | None, user_data: str | None, as_json: bool
+) -> None:
+    data = _validated(
+        NewUser, {"email": email, "phone_number": phone_number, "user_data": _json(user_data, "user_data")}
+    )
     show(run_with(cli, lambda c: c.users().create(data)), [], as_json_output=as_json)
 
 
@@ -259,7 +263,7 @@ def show_memory(cli: CliContext, memory_id: str, as_json: bool) -> None:
 @click.option("--read-mode", type=click.Choice(["system_prompt", "tool_call"]), default="system_prompt")
 @json_option
 @pass_cli
-def create_memory(cli: CliContext, json_content: bool, as_json: bool, **fields: Any) -> None:
+def create_memory(cli: CliContext, /, json_content: bool, as_json: bool, **fields: Any) -> None:
     if json_content:
         fields["content"] = _json(fields["content"], "content")
     data = _validated(NewMemory, fields)

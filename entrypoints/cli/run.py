@@ -75,7 +75,9 @@ def chat(cli: CliContext, agent: str, session_name: str | None) -> None:
         run_agent = container.run_agent()
         while True:
             try:
-                line = input("> ")
+                # Blocking on purpose: the conversation is the loop's only task. (Reading on a thread
+                # instead would make Ctrl-C wait for that thread's read to end.)
+                line = input("> ")  # noqa: ASYNC250
             except EOFError:
                 click.echo("", err=True)
                 return

@@ -49,7 +49,9 @@ def serve(cli: CliContext, host: str, port: int, workers: int | None, no_migrate
         migrator.upgrade(url)
     revision = migrator.current(url)
     if revision != migrator.head():
-        raise Conflict(f"the database schema is at {revision or 'none'}, not {migrator.head()}: run agentkeep db upgrade")
+        raise Conflict(
+            f"the database schema is at {revision or 'none'}, not {migrator.head()}: run agentkeep db upgrade"
+        )
     run_with(cli, _ensure_an_agent)
 
     # Workers read their settings from the environment: hand them the command's.

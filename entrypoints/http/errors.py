@@ -51,9 +51,7 @@ def domain_error_handler(_: Request[Any, Any, Any], error: DomainError) -> Respo
     return Response(error_body(status, error.message, extra), status_code=status, media_type=MediaType.JSON)
 
 
-def validation_error_handler(
-    _: Request[Any, Any, Any], error: ValidationException
-) -> Response[dict[str, object]]:
+def validation_error_handler(_: Request[Any, Any, Any], error: ValidationException) -> Response[dict[str, object]]:
     """Litestar's own 400s, with each bad field as `{key, message}` (as our domain's are)."""
     extra = error.extra if isinstance(error.extra, list) else []
     fields = [

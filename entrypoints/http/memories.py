@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated, Any
 
 from litestar import Controller, delete, get, patch, post
@@ -50,7 +51,7 @@ class MemoryRoutes(Controller):
         memories: MemoryService,
         agent_id: Annotated[str | None, Parameter(description="The agent's id or name.", max_length=255)] = None,
         user_id: Annotated[str | None, Parameter(description="A user UUID or legacy integer id.")] = None,
-        session_id: Annotated[str | None, Parameter(description="A session UUID.")] = None,
+        session_id: Annotated[uuid.UUID | None, Parameter(description="A session UUID.")] = None,
         read_mode: ReadMode | None = None,
         name: Annotated[str | None, Parameter(max_length=255)] = None,
         page: Annotated[int, Parameter(**PAGE)] = 1,
@@ -61,7 +62,7 @@ class MemoryRoutes(Controller):
             paging(page, page_size, sort_desc),
             agent_id=agent_id,
             user_id=user_id_filter(user_id),
-            session_id=None if session_id is None else uuid_in_path(session_id, "session_id"),
+            session_id=session_id,
             read_mode=read_mode,
             name=name,
         )

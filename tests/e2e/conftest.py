@@ -2,7 +2,9 @@
 file or a new PostgreSQL schema for each test (the `sqlite` / `postgres` parameters).
 
 `api` is an `httpx.AsyncClient` on that server sending a valid API key; `container` is the server's
-container, for a test that must reach the storage behind it.
+container, for a test that must reach the storage behind it. `shared_api` is a client on a database
+that lives for the whole run (with one agent, `assistant`), for the many cases of bad input that
+must all be rejected without writing anything.
 
 Starting and stopping uvicorn costs ~0.3 s (its shutdown alone sleeps 0.2 s), which over a few
 hundred tests is minutes. So one server per database kind serves the whole run, and each test
@@ -18,11 +20,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 import pytest_asyncio
@@ -107,50 +111,96 @@ def serve() -> Callable[[Container], contextlib.AbstractAsyncContextManager[str]
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> Database:
-    if request.param == "sqlite":
+def kind(request: pytest.FixtureRequest) -> str:
+    """The kind of database the test runs on."""
+    return str(request.param)
+
+
+@pytest.fixture
+def database(request: pytest.FixtureRequest, kind: str, tmp_path: Path) -> Database:
+    """A new, empty database for this test: a SQLite file, or a PostgreSQL schema."""
+    if kind == "sqlite":
         return Database("sqlite", f"sqlite:///{tmp_path / 'agentkeep.db'}")
     return Database("postgres", request.getfixturevalue("postgres_url"), request.getfixturevalue("pg_schema"))
 
 
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def shared_sqlite_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Server]:
-    # Its own URL is never used: each test overrides the storage.
-    container = make_container(f"sqlite:///{tmp_path_factory.mktemp('shared') / 'unused.db'}")
-    async with serving(container) as url:
-        yield Server(container, url)
+def storage_of(database: Database) -> SqliteStorage | PostgresStorage:
+    if database.schema is not None:
+        return PostgresStorage(database.url, schema=database.schema)
+    return SqliteStorage(database.url)
+
+
+@contextlib.asynccontextmanager
+async def running(database: Database, **settings: Any) -> AsyncIterator[Server]:
+    """A server of its own on `database`, its tables created."""
+    container = make_container(database.url, **settings)
+    storage = storage_of(database)
+    container.storage.override(storage)
+    try:
+        await storage.create_schema()
+        async with serving(container) as url:
+            yield Server(container, url)
+    finally:
+        container.storage.reset_last_overriding()
+        await storage.close()
+
+
+@contextlib.asynccontextmanager
+async def shared_server_on(database: Database) -> AsyncIterator[Server]:
+    async with running(database) as server, client(server.url, **{"X-API-Key": API_KEYS[0]}) as http:
+        seeded = await http.post("/api/v1/agents", json={"name": "assistant"})
+        assert seeded.status_code == 201, seeded.text
+        yield server
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def shared_postgres_server(postgres_url: str) -> AsyncIterator[Server]:
-    container = make_container(postgres_url)
-    async with serving(container) as url:
-        yield Server(container, url)
+async def sqlite_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Server]:
+    url = f"sqlite:///{tmp_path_factory.mktemp('shared') / 'agentkeep.db'}"
+    async with shared_server_on(Database("sqlite", url)) as server:
+        yield server
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def postgres_server(postgres_url: str) -> AsyncIterator[Server]:
+    schema = f"e2e_{uuid.uuid4().hex[:12]}"
+    dsn = postgres_url.replace("postgresql+asyncpg://", "postgresql://")
+    admin = await asyncpg.connect(dsn)
+    try:
+        await admin.execute(f'CREATE SCHEMA "{schema}"')
+        async with shared_server_on(Database("postgres", postgres_url, schema)) as server:
+            yield server
+    finally:
+        await admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        await admin.close()
 
 
 @pytest.fixture
-def shared_server(request: pytest.FixtureRequest, database: Database) -> Server:
-    """The server of the whole run for this test's kind of database."""
-    server: Server = request.getfixturevalue(f"shared_{database.kind}_server")
+def shared_server(request: pytest.FixtureRequest, kind: str) -> Server:
+    """The server of the whole run for this kind of database. Its own database (where the agent
+    `assistant` exists) is shared by every test that asks for `shared_api`."""
+    server: Server = request.getfixturevalue(f"{kind}_server")
     return server
 
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def server(request: pytest.FixtureRequest, database: Database, shared_server: Server) -> AsyncIterator[Server]:
-    """A running server on this test's new, empty database (its tables created)."""
+    """A running server on this test's new, empty database (its tables created): the shared server
+    with its storage overridden for the test, or, under a `settings` marker, a server of its own."""
     marker = request.node.get_closest_marker("settings")
-    container = shared_server.container if marker is None else make_container(database.url, **marker.kwargs)
-    storage = PostgresStorage(database.url, schema=database.schema) if database.schema else SqliteStorage(database.url)
-    async with contextlib.AsyncExitStack() as stack:
-        container.storage.override(storage)
-        container.reset_singletons()  # the use cases, rebuilt on this test's storage
-        stack.push_async_callback(storage.close)
-        stack.callback(container.storage.reset_last_overriding)
+    if marker is not None:
+        async with running(database, **marker.kwargs) as own:
+            yield own
+        return
+    container, storage = shared_server.container, storage_of(database)
+    container.storage.override(storage)
+    container.reset_singletons()  # the use cases, rebuilt on this test's storage
+    try:
         await storage.create_schema()
-        if marker is None:
-            yield shared_server
-        else:
-            yield Server(container, await stack.enter_async_context(serving(container)))
+        yield shared_server
+    finally:
+        container.storage.reset_last_overriding()
+        container.reset_singletons()
+        await storage.close()
 
 
 @pytest.fixture
@@ -161,6 +211,15 @@ def container(server: Server) -> Container:
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def api(server: Server) -> AsyncIterator[httpx.AsyncClient]:
-    """A client of the real server, sending a valid API key."""
+    """A client of the real server on this test's new database, sending a valid API key."""
     async with client(server.url, **{"X-API-Key": API_KEYS[0]}) as http:
+        yield http
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def shared_api(shared_server: Server) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the shared server on the run-long database of its kind, where the agent
+    `assistant` exists: for tests that only send requests that must be rejected, and check that
+    nothing was written. (A fresh database per case would cost ~0.3 s each on PostgreSQL.)"""
+    async with client(shared_server.url, **{"X-API-Key": API_KEYS[0]}) as http:
         yield http

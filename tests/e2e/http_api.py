@@ -49,14 +49,15 @@ async def total(api: httpx.AsyncClient, path: str, **params: Any) -> int:
     return int((await listed(api, path, **params))["total"])
 
 
-async def row_counts(api: httpx.AsyncClient) -> dict[str, int]:
-    """How many agents, users, sessions and memories there are, and messages over every session."""
-    counts = {name: await total(api, f"/{name}") for name in ("agents", "users", "sessions", "memories")}
-    sessions = (await listed(api, "/sessions", page_size=100))["items"]
-    counts["messages"] = 0
-    for found in sessions:
-        counts["messages"] += (await read_session(api, found["id"]))["messages"]["total"]
-    return counts
+async def snapshot(api: httpx.AsyncClient) -> dict[str, Any]:
+    """Every agent, user, session and memory (up to 100 of each), and each session's message count:
+    compare one taken before a request with one taken after to see that it wrote nothing."""
+    state: dict[str, Any] = {
+        name: (await listed(api, f"/{name}", page_size=100))["items"]
+        for name in ("agents", "users", "sessions", "memories")
+    }
+    state["messages"] = {s["id"]: (await read_session(api, s["id"]))["messages"]["total"] for s in state["sessions"]}
+    return state
 
 
 async def read_session(api: httpx.AsyncClient, ref: str, **params: Any) -> dict[str, Any]:

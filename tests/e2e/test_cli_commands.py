@@ -174,7 +174,12 @@ def test_chat_starts_a_cli_session_and_leaves_on_end_of_input(agentkeep: Agentke
     assert started is not None, result.stderr
     name = started.group(1)
     assert re.fullmatch(r"cli-[0-9a-f]{8}", name)
-    assert conversation(agentkeep, name) == [("user", "one"), ("assistant", "one"), ("user", "two"), ("assistant", "two")]
+    assert conversation(agentkeep, name) == [
+        ("user", "one"),
+        ("assistant", "one"),
+        ("user", "two"),
+        ("assistant", "two"),
+    ]
     assert agentkeep.json("sessions", "show", name)["platform"] == "cli"
 
 
@@ -272,7 +277,11 @@ def test_memories_create_list_show_delete(agentkeep: Agentkeep, bot: dict[str, A
     )  # fmt: skip
 
     assert (tone["name"], tone["content"], tone["user_id"], tone["agent_id"]) == ("tone", "warm", None, bot["id"])
-    assert (prefs["content"], prefs["user_id"], prefs["read_mode"]) == ({"languages": ["pt", "en"]}, user["id"], "tool_call")
+    assert (prefs["content"], prefs["user_id"], prefs["read_mode"]) == (
+        {"languages": ["pt", "en"]},
+        user["id"],
+        "tool_call",
+    )
     listing = agentkeep.json("memories", "list", "--agent", "bot")
     assert set(listing) == ENVELOPE
     assert listing["total"] == 2
@@ -315,8 +324,12 @@ def test_the_database_url_flag_wins_over_the_environment(agentkeep: Agentkeep, t
 
 
 def test_a_duplicate_agent_name_is_a_conflict(agentkeep: Agentkeep, bot: dict[str, Any]) -> None:
-    assert_one_error_line(agentkeep("agents", "create", "bot"), 4)
+    assert_one_error_line(agentkeep("agents", "create", "bot"), 4, "name already exists")
     assert agentkeep.json("agents", "list")["total"] == 1
+
+
+def test_the_duplicate_agent_message_reads_as_english(agentkeep: Agentkeep, bot: dict[str, Any]) -> None:
+    assert_one_error_line(agentkeep("agents", "create", "bot"), 4, "an agent with this name already exists")
 
 
 def test_an_unknown_agent_is_not_found(agentkeep: Agentkeep) -> None:

@@ -25,6 +25,7 @@ from typing import IO, Any
 
 import httpx
 import pytest
+import uvicorn
 from click.testing import CliRunner, Result
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -32,7 +33,6 @@ from sqlalchemy.pool import NullPool
 
 from adapters.storage.sql.dialect import normalize_url
 from entrypoints.cli import cli
-from entrypoints.cli import serve as serve_module
 
 EXECUTABLE = Path(sys.executable).with_name("agentkeep")
 UNKNOWN_REVISION = "ffffffffffff"
@@ -100,7 +100,7 @@ def started(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
         runs.append(kwargs)
         raise RuntimeError("uvicorn was started")
 
-    monkeypatch.setattr(serve_module.uvicorn, "run", tripwire)
+    monkeypatch.setattr(uvicorn, "run", tripwire)  # `serve` calls `uvicorn.run`
     return runs
 
 

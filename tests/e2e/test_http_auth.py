@@ -29,13 +29,15 @@ ROUTES = [
         {},
         {"X-API-Key": "wrong"},
         {"X-API-Key": ""},
-        {"X-API-Key": "k1 "},
+        {"X-API-Key": "k1x"},
+        {"X-API-Key": "k"},
         {"Authorization": "Bearer wrong"},
         {"Authorization": "k1"},
         {"Authorization": "Basic k1"},
-        {"Authorization": "Bearer "},
+        {"Authorization": "Bearer"},
+        {"Authorization": "Bearer k1 k2"},
     ],
-    ids=["none", "wrong", "empty", "padded", "wrong-bearer", "no-scheme", "basic", "empty-bearer"],
+    ids=["none", "wrong", "empty", "longer", "prefix", "wrong-bearer", "no-scheme", "basic", "no-token", "two-tokens"],
 )
 async def test_without_a_valid_key_every_api_route_is_401(server: Server, headers: dict[str, str]) -> None:
     async with client(server.url, **headers) as anonymous:

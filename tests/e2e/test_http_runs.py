@@ -17,7 +17,7 @@ from tests.e2e.http_api import (
     error,
     listed,
     read_session,
-    row_counts,
+    snapshot,
     run,
     session,
     total,
@@ -89,10 +89,10 @@ async def test_unknown_field_is_400_naming_it_and_starts_no_session(api: httpx.A
 @pytest.mark.parametrize("content", ["", "   "])
 async def test_empty_message_content_is_400_and_writes_no_row(api: httpx.AsyncClient, content: str) -> None:
     await agent(api)
-    before = await row_counts(api)
+    before = await snapshot(api)
     response = await run(api, "assistant", content, user_id=str(uuid.uuid4()), session_name="never")
     bad_fields(response, "message_content")
-    assert await row_counts(api) == before
+    assert await snapshot(api) == before
 
 
 async def test_missing_message_content_is_400_naming_it(api: httpx.AsyncClient) -> None:
@@ -113,9 +113,9 @@ async def test_run_of_an_unknown_agent_is_404(api: httpx.AsyncClient) -> None:
 
 async def test_run_of_an_inactive_agent_is_409_agent_inactive_and_writes_no_row(api: httpx.AsyncClient) -> None:
     await agent(api, active=False)
-    before = await row_counts(api)
+    before = await snapshot(api)
     error(await run(api, "assistant", user_id=str(uuid.uuid4()), session_name="s"), 409, "agent_inactive")
-    assert await row_counts(api) == before
+    assert await snapshot(api) == before
 
 
 async def test_run_with_an_unknown_session_id_is_404_naming_it(api: httpx.AsyncClient) -> None:
@@ -177,10 +177,10 @@ async def test_run_with_a_user_email_finds_that_user_and_merges_user_data(api: h
 async def test_run_with_another_users_email_is_409_and_writes_nothing(api: httpx.AsyncClient) -> None:
     await agent(api)
     await user(api, email="ada@example.com")
-    before = await row_counts(api)
+    before = await snapshot(api)
     response = await run(api, "assistant", user_id=str(uuid.uuid4()), user={"email": "ada@example.com"})
     error(response, 409)
-    assert await row_counts(api) == before
+    assert await snapshot(api) == before
 
 
 async def test_session_name_of_another_run_continues_that_session(api: httpx.AsyncClient) -> None:

@@ -140,7 +140,7 @@ class Repository:
 
 def conflict(noun: str, key: str) -> Conflict:
     """The Conflict a duplicate raises, worded as the SQL adapter words it."""
-    return Conflict(f"a {noun} with this {key.replace('_', ' ')} already exists", key=key)
+    return Conflict.duplicate(noun, key)
 
 
 def detach(entity: E) -> E:
@@ -172,7 +172,7 @@ def sequenced_page(rows: Iterable[Sequenced[E]], paging: Paging) -> tuple[list[E
 
 def by_time_then_seq(row: Sequenced[Any]) -> tuple[Any, int]:
     """The order of messages and bios: `created_at`, then the insertion key."""
-    return row.item.created_at, row.seq
+    return row.item.created_at, row.item.id
 
 
 def by_time_then_id(entity: Any) -> tuple[Any, Any]:

@@ -123,7 +123,7 @@ def translate_integrity_error(error: IntegrityError) -> DomainError:
 def _conflict(table: str, constraint: str) -> Conflict:
     field = UNIQUE_FIELDS.get(constraint, "id")
     noun = _NOUNS.get(table) or next((n for t, n in _NOUNS.items() if constraint.startswith(f"uq_{t}_")), "row")
-    return Conflict(f"a {noun} with this {field.replace('_', ' ')} already exists", key=field)
+    return Conflict.duplicate(noun, field)
 
 
 def _fk_key(constraint: str) -> str | None:
