@@ -48,22 +48,22 @@ class AgentService:
 
     async def put(self, id_or_name: str, data: AgentReplacement) -> tuple[Agent, bool]:
         """Create or replace the agent by name (seed 002's create-or-update). The body's name, when
-        given, must be the path's. Returns the agent and whether it was created."""
-        fields = data.model_dump()
-        name = fields.pop("name") or id_or_name.lower()
-        if name != id_or_name.lower() and data.name is not None:
-            raise Invalid("must match the name in the path", key="name")
+        given, must be the path's (the agent's own, when the path is its id). Returns the agent and
+        whether it was created."""
+        fields = data.model_dump(exclude={"name"})
 
         async def work(uow: UnitOfWork) -> tuple[Agent, bool]:
             existing = await uow.agents.resolve(id_or_name)
+            name = existing.name if existing is not None else id_or_name.lower()
+            if data.name is not None and data.name != name:
+                raise Invalid("must match the name in the path", key="name")
             if existing is None:
                 try:  # the name comes from the path, which no schema has checked
                     new = NewAgent(name=name, **fields)
                 except ValidationError as e:
                     raise Invalid.from_validation_error(e) from None
                 return await uow.agents.add(new.build()), True
-            patch = AgentPatch.model_validate({**fields, "name": existing.name})
-            replaced = await uow.agents.update(existing.id, patch)
+            replaced = await uow.agents.update(existing.id, AgentPatch.model_validate({**fields, "name": name}))
             assert replaced is not None
             return replaced, False
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 from litestar import Controller, Response, delete, get, patch, post, put
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromQuery, JSONBody, PathParameter, QueryParameter
 
 from application.agents import AgentService
 from application.inputs import AgentReplacement, Counts, NewAgent, NewBio
@@ -14,7 +15,7 @@ from domain.patches import AgentPatch
 from entrypoints.http.params import PAGE, PAGE_SIZE, paging
 from entrypoints.http.schemas import ListOf
 
-Ref = Annotated[str, Parameter(description="The agent's id, or its name.")]
+Ref = Annotated[str, PathParameter(description="The agent's id, or its name.")]
 
 
 class AgentRoutes(Controller):
@@ -22,59 +23,65 @@ class AgentRoutes(Controller):
     tags = ["agents"]
 
     @post("/", summary="Create an agent")
-    async def create(self, data: NewAgent, agents: AgentService) -> Agent:
+    async def create(self, data: JSONBody[NewAgent], agents: NamedDependency[AgentService]) -> Agent:
         return await agents.create(data)
 
     @get("/", summary="List agents")
     async def list_agents(
         self,
-        agents: AgentService,
-        active_only: bool = False,
-        page: Annotated[int, Parameter(**PAGE)] = 1,
-        page_size: Annotated[int, Parameter(**PAGE_SIZE)] = 20,
-        sort_desc: bool = False,
+        agents: NamedDependency[AgentService],
+        active_only: FromQuery[bool] = False,
+        page: Annotated[int, QueryParameter(**PAGE)] = 1,
+        page_size: Annotated[int, QueryParameter(**PAGE_SIZE)] = 20,
+        sort_desc: FromQuery[bool] = False,
     ) -> ListOf[Agent]:
         return ListOf.of(await agents.list(paging(page, page_size, sort_desc), active_only=active_only))
 
     @get("/{agent_id_or_name:str}", summary="Read an agent")
-    async def read(self, agent_id_or_name: Ref, agents: AgentService) -> Agent:
+    async def read(self, agent_id_or_name: Ref, agents: NamedDependency[AgentService]) -> Agent:
         return await agents.get(agent_id_or_name)
 
     @patch("/{agent_id_or_name:str}", summary="Change some fields of an agent")
-    async def update(self, agent_id_or_name: Ref, data: AgentPatch, agents: AgentService) -> Agent:
+    async def update(
+        self, agent_id_or_name: Ref, data: JSONBody[AgentPatch], agents: NamedDependency[AgentService]
+    ) -> Agent:
         return await agents.update(agent_id_or_name, data)
 
     @put("/{agent_id_or_name:str}", summary="Create or replace an agent by name (201 when created)")
-    async def put_agent(self, agent_id_or_name: Ref, data: AgentReplacement, agents: AgentService) -> Response[Agent]:
+    async def put_agent(
+        self, agent_id_or_name: Ref, data: JSONBody[AgentReplacement], agents: NamedDependency[AgentService]
+    ) -> Response[Agent]:
         agent, created = await agents.put(agent_id_or_name, data)
         return Response(agent, status_code=201 if created else 200)
 
     @delete("/{agent_id_or_name:str}", summary="Delete an agent with its sessions, memories, bios and metadata")
-    async def remove(self, agent_id_or_name: Ref, agents: AgentService) -> None:
+    async def remove(self, agent_id_or_name: Ref, agents: NamedDependency[AgentService]) -> None:
         await agents.delete(agent_id_or_name)
 
     @get("/{agent_id_or_name:str}/bios", summary="List an agent's bios, newest first")
     async def list_bios(
         self,
         agent_id_or_name: Ref,
-        agents: AgentService,
-        page: Annotated[int, Parameter(**PAGE)] = 1,
-        page_size: Annotated[int, Parameter(**PAGE_SIZE)] = 20,
-        sort_desc: bool = True,
+        agents: NamedDependency[AgentService],
+        page: Annotated[int, QueryParameter(**PAGE)] = 1,
+        page_size: Annotated[int, QueryParameter(**PAGE_SIZE)] = 20,
+        sort_desc: FromQuery[bool] = True,
     ) -> ListOf[AgentBio]:
         return ListOf.of(await agents.list_bios(agent_id_or_name, paging(page, page_size, sort_desc)))
 
     @post("/{agent_id_or_name:str}/bios", summary="Add a bio (it becomes the current one)")
-    async def add_bio(self, agent_id_or_name: Ref, data: NewBio, agents: AgentService) -> AgentBio:
+    async def add_bio(
+        self, agent_id_or_name: Ref, data: JSONBody[NewBio], agents: NamedDependency[AgentService]
+    ) -> AgentBio:
         return await agents.add_bio(agent_id_or_name, data)
 
     @get("/{agent_id_or_name:str}/profile-metadata", summary="Read an agent's profile metadata")
-    async def read_profile(self, agent_id_or_name: Ref, agents: AgentService) -> AgentProfileMetadata:
+    async def read_profile(self, agent_id_or_name: Ref, agents: NamedDependency[AgentService]) -> AgentProfileMetadata:
         return await agents.get_profile(agent_id_or_name)
 
     @put("/{agent_id_or_name:str}/profile-metadata", summary="Upsert an agent's counts (201 when created)")
     async def put_profile(
-        self, agent_id_or_name: Ref, data: Counts, agents: AgentService
+        self, agent_id_or_name: Ref, data: JSONBody[Counts], agents: NamedDependency[AgentService]
     ) -> Response[AgentProfileMetadata]:
         profile, created = await agents.put_profile(agent_id_or_name, data)
         return Response(profile, status_code=201 if created else 200)

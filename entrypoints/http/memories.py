@@ -6,8 +6,9 @@ import uuid
 from typing import Annotated, Any
 
 from litestar import Controller, delete, get, patch, post
+from litestar.di import NamedDependency
 from litestar.openapi.spec import Reference
-from litestar.params import Body, Parameter
+from litestar.params import Body, FromQuery, JSONBody, PathParameter, QueryParameter
 from pydantic import TypeAdapter, ValidationError
 
 from application.inputs import NewMemory
@@ -19,6 +20,7 @@ from domain.values import ReadMode
 from entrypoints.http.params import PAGE, PAGE_SIZE, paging, user_id_filter, uuid_in_path
 from entrypoints.http.schemas import ListOf
 
+MemoryId = Annotated[str, PathParameter(description="The memory's id.")]
 _BATCH = TypeAdapter(list[NewMemory])
 # The body is read as plain objects (see `create_batch`); the document still shows each one's schema.
 _ITEMS_SCHEMA = {"items": Reference(f"#/components/schemas/{NewMemory.__name__}")}
@@ -29,14 +31,14 @@ class MemoryRoutes(Controller):
     tags = ["memories"]
 
     @post("/", summary="Create a memory")
-    async def create(self, data: NewMemory, memories: MemoryService) -> Memory:
+    async def create(self, data: JSONBody[NewMemory], memories: NamedDependency[MemoryService]) -> Memory:
         return await memories.create(data)
 
     @post("/batch", summary="Create 1..100 memories in one transaction, or none")
     async def create_batch(
         self,
         data: Annotated[list[dict[str, Any]], Body(min_items=1, max_items=MAX_BATCH, schema_extra=_ITEMS_SCHEMA)],
-        memories: MemoryService,
+        memories: NamedDependency[MemoryService],
     ) -> dict[str, list[Memory]]:
         # Validated here, not by Litestar, which drops the item's index from the key of a bad field.
         try:
@@ -48,15 +50,15 @@ class MemoryRoutes(Controller):
     @get("/", summary="List memories")
     async def list_memories(
         self,
-        memories: MemoryService,
-        agent_id: Annotated[str | None, Parameter(description="The agent's id or name.", max_length=255)] = None,
-        user_id: Annotated[str | None, Parameter(description="A user UUID or legacy integer id.")] = None,
-        session_id: Annotated[uuid.UUID | None, Parameter(description="A session UUID.")] = None,
-        read_mode: ReadMode | None = None,
-        name: Annotated[str | None, Parameter(max_length=255)] = None,
-        page: Annotated[int, Parameter(**PAGE)] = 1,
-        page_size: Annotated[int, Parameter(**PAGE_SIZE)] = 20,
-        sort_desc: bool = False,
+        memories: NamedDependency[MemoryService],
+        agent_id: Annotated[str | None, QueryParameter(description="The agent's id or name.", max_length=255)] = None,
+        user_id: Annotated[str | None, QueryParameter(description="A user UUID or legacy integer id.")] = None,
+        session_id: Annotated[uuid.UUID | None, QueryParameter(description="A session UUID.")] = None,
+        read_mode: FromQuery[ReadMode | None] = None,
+        name: Annotated[str | None, QueryParameter(max_length=255)] = None,
+        page: Annotated[int, QueryParameter(**PAGE)] = 1,
+        page_size: Annotated[int, QueryParameter(**PAGE_SIZE)] = 20,
+        sort_desc: FromQuery[bool] = False,
     ) -> ListOf[Memory]:
         found = await memories.list(
             paging(page, page_size, sort_desc),
@@ -69,13 +71,15 @@ class MemoryRoutes(Controller):
         return ListOf.of(found)
 
     @get("/{memory_id:str}", summary="Read a memory")
-    async def read(self, memory_id: str, memories: MemoryService) -> Memory:
+    async def read(self, memory_id: MemoryId, memories: NamedDependency[MemoryService]) -> Memory:
         return await memories.get(uuid_in_path(memory_id, "memory_id"))
 
     @patch("/{memory_id:str}", summary="Change some fields of a memory")
-    async def update(self, memory_id: str, data: MemoryPatch, memories: MemoryService) -> Memory:
+    async def update(
+        self, memory_id: MemoryId, data: JSONBody[MemoryPatch], memories: NamedDependency[MemoryService]
+    ) -> Memory:
         return await memories.update(uuid_in_path(memory_id, "memory_id"), data)
 
     @delete("/{memory_id:str}", summary="Delete a memory")
-    async def remove(self, memory_id: str, memories: MemoryService) -> None:
+    async def remove(self, memory_id: MemoryId, memories: NamedDependency[MemoryService]) -> None:
         await memories.delete(uuid_in_path(memory_id, "memory_id"))

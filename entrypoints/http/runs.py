@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 from litestar import Controller, post
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import JSONBody, PathParameter
 
 from application.run_agent import RunAgent, RunRequest, RunResult
 
@@ -22,8 +23,8 @@ class RunRoutes(Controller):
     )
     async def run(
         self,
-        agent_id_or_name: Annotated[str, Parameter(description="The agent's id, or its name.")],
-        data: RunRequest,
-        run_agent: RunAgent,
+        agent_id_or_name: Annotated[str, PathParameter(description="The agent's id, or its name.")],
+        data: JSONBody[RunRequest],
+        run_agent: NamedDependency[RunAgent],
     ) -> RunResult:
         return await run_agent(agent_id_or_name, data)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, delete, get, patch, post
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromQuery, JSONBody, PathParameter, QueryParameter
 
 from application.inputs import NewSession
 from application.sessions import SessionService
@@ -14,24 +15,27 @@ from domain.patches import SessionPatch
 from entrypoints.http.params import PAGE, PAGE_SIZE, paging, user_id_filter, uuid_in_path
 from entrypoints.http.schemas import ListOf, session_view
 
+SessionRef = Annotated[str, PathParameter(description="The session's id, or its name.")]
+SessionId = Annotated[str, PathParameter(description="The session's id.")]
+
 
 class SessionRoutes(Controller):
     path = "/sessions"
     tags = ["sessions"]
 
     @post("/", summary="Create a session")
-    async def create(self, data: NewSession, sessions: SessionService) -> Session:
+    async def create(self, data: JSONBody[NewSession], sessions: NamedDependency[SessionService]) -> Session:
         return await sessions.create(data)
 
     @get("/", summary="List sessions, newest first")
     async def list_sessions(
         self,
-        sessions: SessionService,
-        user_id: Annotated[str | None, Parameter(description="A user UUID or legacy integer id.")] = None,
-        agent_id: Annotated[str | None, Parameter(description="The agent's id or name.", max_length=255)] = None,
-        page: Annotated[int, Parameter(**PAGE)] = 1,
-        page_size: Annotated[int, Parameter(**PAGE_SIZE)] = 20,
-        sort_desc: bool = True,
+        sessions: NamedDependency[SessionService],
+        user_id: Annotated[str | None, QueryParameter(description="A user UUID or legacy integer id.")] = None,
+        agent_id: Annotated[str | None, QueryParameter(description="The agent's id or name.", max_length=255)] = None,
+        page: Annotated[int, QueryParameter(**PAGE)] = 1,
+        page_size: Annotated[int, QueryParameter(**PAGE_SIZE)] = 20,
+        sort_desc: FromQuery[bool] = True,
     ) -> ListOf[Session]:
         found = await sessions.list(
             paging(page, page_size, sort_desc), user_id=user_id_filter(user_id), agent_id=agent_id
@@ -41,25 +45,27 @@ class SessionRoutes(Controller):
     @get("/{session_id_or_name:str}", summary="Read a session with its messages")
     async def read(
         self,
-        session_id_or_name: str,
-        sessions: SessionService,
-        hide_tools: bool = False,
-        show_system_prompt: bool = False,
-        page: Annotated[int, Parameter(**PAGE)] = 1,
-        page_size: Annotated[int, Parameter(**PAGE_SIZE)] = 20,
-        sort_desc: bool = False,
+        session_id_or_name: SessionRef,
+        sessions: NamedDependency[SessionService],
+        hide_tools: FromQuery[bool] = False,
+        show_system_prompt: FromQuery[bool] = False,
+        page: Annotated[int, QueryParameter(**PAGE)] = 1,
+        page_size: Annotated[int, QueryParameter(**PAGE_SIZE)] = 20,
+        sort_desc: FromQuery[bool] = False,
     ) -> dict[str, Any]:
         found = await sessions.get(session_id_or_name, paging(page, page_size, sort_desc), hide_tools=hide_tools)
         return session_view(found.session, found.messages, hide_tools=hide_tools, show_system_prompt=show_system_prompt)
 
     @patch("/{session_id_or_name:str}", summary="Rename a session or change its metadata")
-    async def update(self, session_id_or_name: str, data: SessionPatch, sessions: SessionService) -> Session:
+    async def update(
+        self, session_id_or_name: SessionRef, data: JSONBody[SessionPatch], sessions: NamedDependency[SessionService]
+    ) -> Session:
         return await sessions.update(session_id_or_name, data)
 
     @post("/{session_id:str}/finish", status_code=200, summary="Mark a session finished (idempotent)")
-    async def finish(self, session_id: str, sessions: SessionService) -> Session:
+    async def finish(self, session_id: SessionId, sessions: NamedDependency[SessionService]) -> Session:
         return await sessions.finish(uuid_in_path(session_id, "session_id"))
 
     @delete("/{session_id:str}", summary="Delete a session with its messages")
-    async def remove(self, session_id: str, sessions: SessionService) -> None:
+    async def remove(self, session_id: SessionId, sessions: NamedDependency[SessionService]) -> None:
         await sessions.delete(uuid_in_path(session_id, "session_id"))

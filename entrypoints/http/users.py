@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 from litestar import Controller, delete, get, patch, post
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromQuery, JSONBody, PathParameter, QueryParameter
 
 from application.inputs import NewUser
 from application.users import UserService
@@ -14,7 +15,7 @@ from domain.patches import UserPatch
 from entrypoints.http.params import PAGE, PAGE_SIZE, paging, user_id_in_path
 from entrypoints.http.schemas import ListOf
 
-UserRef = Annotated[str, Parameter(description="A user UUID, or a legacy integer id.")]
+UserRef = Annotated[str, PathParameter(description="A user UUID, or a legacy integer id.")]
 
 
 class UserRoutes(Controller):
@@ -22,28 +23,28 @@ class UserRoutes(Controller):
     tags = ["users"]
 
     @post("/", summary="Create a user")
-    async def create(self, data: NewUser, users: UserService) -> User:
+    async def create(self, data: JSONBody[NewUser], users: NamedDependency[UserService]) -> User:
         return await users.create(data)
 
     @get("/", summary="List users")
     async def list_users(
         self,
-        users: UserService,
-        email: Annotated[str | None, Parameter(max_length=320)] = None,
-        page: Annotated[int, Parameter(**PAGE)] = 1,
-        page_size: Annotated[int, Parameter(**PAGE_SIZE)] = 20,
-        sort_desc: bool = False,
+        users: NamedDependency[UserService],
+        email: Annotated[str | None, QueryParameter(max_length=320)] = None,
+        page: Annotated[int, QueryParameter(**PAGE)] = 1,
+        page_size: Annotated[int, QueryParameter(**PAGE_SIZE)] = 20,
+        sort_desc: FromQuery[bool] = False,
     ) -> ListOf[User]:
         return ListOf.of(await users.list(paging(page, page_size, sort_desc), email=email))
 
     @get("/{user_id:str}", summary="Read a user")
-    async def read(self, user_id: UserRef, users: UserService) -> User:
+    async def read(self, user_id: UserRef, users: NamedDependency[UserService]) -> User:
         return await users.get(user_id_in_path(user_id))
 
     @patch("/{user_id:str}", summary="Change some fields of a user")
-    async def update(self, user_id: UserRef, data: UserPatch, users: UserService) -> User:
+    async def update(self, user_id: UserRef, data: JSONBody[UserPatch], users: NamedDependency[UserService]) -> User:
         return await users.update(user_id_in_path(user_id), data)
 
     @delete("/{user_id:str}", summary="Delete a user with its sessions, messages and memories")
-    async def remove(self, user_id: UserRef, users: UserService) -> None:
+    async def remove(self, user_id: UserRef, users: NamedDependency[UserService]) -> None:
         await users.delete(user_id_in_path(user_id))

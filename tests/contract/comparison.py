@@ -7,6 +7,7 @@ out: each adapter stamps it with its own clock.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 from pydantic import BaseModel
@@ -61,10 +62,10 @@ async def snapshot(uow: UnitOfWork) -> dict[str, Any]:
         "agents": agents,
         "sessions": sessions,
         "memories": await _every(lambda p: uow.memories.list(p)),
-        "bios": {a.id: await _every(lambda p, a=a.id: uow.bios.list(a, p)) for a in agents},
+        "bios": {a.id: await _every(partial(uow.bios.list, a.id)) for a in agents},
         "latest_bio": {a.id: await uow.bios.latest(a.id) for a in agents},
         "profile": {a.id: await uow.profiles.get(a.id) for a in agents},
-        "messages": {s.id: await _every(lambda p, s=s.id: uow.messages.list(s, p)) for s in sessions},
+        "messages": {s.id: await _every(partial(uow.messages.list, s.id)) for s in sessions},
     }
     return {
         key: {k: plain(v) for k, v in value.items()} if isinstance(value, dict) else plain(value)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from functools import partial
 
 from domain.models import Agent, AgentProfileMetadata, Memory, Message, Session, User
 from domain.paging import Paging
-from domain.ports import Storage
+from domain.ports import Storage, UnitOfWork
 from tests.contract.builders import a_bio, a_memory, a_message, a_session, a_user, add, an_agent
 
 
@@ -67,9 +68,17 @@ async def session_ids(storage: Storage) -> set[object]:
 async def message_ids(storage: Storage, *sessions: Session) -> set[object]:
     found: set[object] = set()
     for session in sessions:
-        items, _ = await storage.run(lambda uow: uow.messages.list(session.id, Paging(page_size=100)))
+        items, _ = await storage.run(partial(list_messages, session_id=session.id))
         found |= {m.id for m in items}
     return found
+
+
+async def list_messages(uow: UnitOfWork, session_id: uuid.UUID) -> tuple[list[Message], int]:
+    return await uow.messages.list(session_id, Paging(page_size=100))
+
+
+async def get_message(uow: UnitOfWork, message_id: uuid.UUID) -> Message | None:
+    return await uow.messages.get(message_id)
 
 
 async def memories_by_name(storage: Storage, world: World) -> dict[str, Memory]:
@@ -132,7 +141,7 @@ async def test_deleting_a_session_deletes_its_messages_and_unbinds_its_memories(
     original = w.memories["alice-helper-bound"]
     assert left["alice-helper-bound"] == original.model_copy(update={"session_id": None})
     for message in w.messages[w.alice_helper.id]:
-        assert await storage.run(lambda uow, m=message: uow.messages.get(m.id)) is None
+        assert await storage.run(partial(get_message, message_id=message.id)) is None
 
 
 async def test_deleting_a_user_deletes_its_messages_in_other_users_sessions(storage: Storage) -> None:

@@ -148,8 +148,8 @@ async def test_list_filters_and_pages(storage: Storage) -> None:
     ]
     await add(storage, *memories)
 
-    async def ids(paging: Paging = Paging(), **filters: Any) -> tuple[list[str], int]:
-        items, total = await storage.run(lambda uow: uow.memories.list(paging, **filters))
+    async def ids(paging: Paging | None = None, **filters: Any) -> tuple[list[str], int]:
+        items, total = await storage.run(lambda uow: uow.memories.list(paging or Paging(), **filters))
         return [m.name for m in items], total
 
     assert await ids(agent_id=agent.id) == (["m0", "m1", "m2"], 3)
@@ -245,9 +245,12 @@ async def test_rename_to_a_taken_name_is_a_conflict_on_name(storage: Storage) ->
     mine = a_memory(agent, user, name="mine")
     await add(storage, wide, mine, a_memory(agent, name="taken"), a_memory(agent, user, name="taken-by-me"))
 
+    async def rename(memory_id: uuid.UUID, name: str) -> None:
+        await storage.run(lambda uow: uow.memories.update(memory_id, MemoryPatch.parse({"name": name})))
+
     for memory, name in ((wide, "taken"), (mine, "taken-by-me")):
         with pytest.raises(Conflict) as caught:
-            await storage.run(lambda uow: uow.memories.update(memory.id, MemoryPatch.parse({"name": name})))
+            await rename(memory.id, name)
         assert caught.value.key == "name"
     # The agent-wide "taken" is no clash for the user's memory, nor the reverse.
     renamed = await storage.run(lambda uow: uow.memories.update(mine.id, MemoryPatch.parse({"name": "taken"})))

@@ -19,6 +19,7 @@ import shutil
 import tempfile
 import uuid
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from hypothesis import settings
@@ -39,14 +40,22 @@ from domain.patches import (
     SessionPatch,
     UserPatch,
 )
+from domain.ports import Storage, UnitOfWork
 from domain.values import ReadMode
+from tests.contract.builders import add_to
 from tests.contract.comparison import Work, outcome, row_ids, snapshot
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 # Few distinct times, so that ties of `created_at` are common (order: then insertion, or id).
 TIMES = st.sampled_from([T0, T0 + timedelta(microseconds=1), T0 + timedelta(hours=1)])
-EMAILS = st.sampled_from(["ada@example.com", "Ada@Example.com", "bob@example.com"])
-AGENT_NAMES = st.sampled_from(["alpha", "ALPHA", "beta", "gamma.bsky.social", "delta"])
+EMAIL_POOL = ["ada@example.com", "Ada@Example.com", "bob@example.com"]
+EMAILS = st.sampled_from(EMAIL_POOL)
+NAME_POOL = ["alpha", "ALPHA", "beta", "gamma.bsky.social", "delta"]
+AGENT_NAMES = st.sampled_from(NAME_POOL)
+# A lease lasts one step of this pool, so a claim at the time another ends meets it exactly.
+LEASE = timedelta(minutes=1)
+LEASE_POOL = [T0, T0 + LEASE, T0 + 2 * LEASE]
+LEASE_TIMES = st.sampled_from(LEASE_POOL)
 SESSION_NAMES = st.sampled_from(["daily", "Daily", "chat"])
 MEMORY_NAMES = st.sampled_from(["prefs", "Prefs", "rules"])
 PAGINGS = st.builds(Paging, page=st.integers(1, 3), page_size=st.integers(1, 4), sort_desc=st.booleans())
@@ -87,8 +96,10 @@ class StorageComparison(RuleBasedStateMachine):
         self.memory = MemoryStorage()
         self.sqlite = SqliteStorage(f"sqlite:///{self.directory}/t.db")
         self.loop.run_until_complete(self.sqlite.create_schema())
+        self.state: dict[str, Any] = {}  # the stored state after the last step
         self.rows: dict[str, list[Any]] = {}  # ids of the rows that exist now, by kind
         self.seen: dict[str, list[Any]] = {kind: [] for kind in KINDS}  # and of those that did
+        self.leased: set[uuid.UUID] = set()  # sessions whose run lease a rule touched
 
     def teardown(self) -> None:
         try:
@@ -103,26 +114,93 @@ class StorageComparison(RuleBasedStateMachine):
         in_memory = self.loop.run_until_complete(self.memory.run(snapshot))
         in_sqlite = self.loop.run_until_complete(self.sqlite.run(snapshot))
         assert in_memory == in_sqlite
+        # The run leases are no part of a session: ask, in a unit of work left uncommitted,
+        # which sessions could be claimed at each time of the pool.
+        sessions = [session["id"] for session in in_memory["sessions"] if session["id"] in self.leased]
+        leases = [self.loop.run_until_complete(free_sessions(st, sessions)) for st in (self.memory, self.sqlite)]
+        assert leases[0] == leases[1]
+        self.state = in_memory
         self.rows = row_ids(in_memory)
         for kind in KINDS:
             self.seen[kind] += [i for i in self.rows[kind] if i not in self.seen[kind]]
 
-    @initialize(data=st.data())
-    def users_agents_and_sessions(self, data: st.DataObject) -> None:
-        """Rows to hang the first writes on: most runs are short, and a session, message or
-        memory needs its parents to exist before it can be written."""
-        users = [data.draw(s.users(email=st.none(), created_at=TIMES)) for _ in range(2)]
-        agents = [data.draw(s.agents(names=st.just(f"base-{i}"), created_at=TIMES)) for i in range(2)]
-        sessions = [
-            data.draw(s.sessions(u.id, a.id, name=st.none(), created_at=TIMES))
-            for u, a in zip(users, agents, strict=True)
+    @initialize(
+        ids=st.lists(st.uuids(), min_size=21, max_size=21, unique=True), times=st.lists(TIMES, min_size=15, max_size=15)
+    )
+    def a_small_world(self, ids: list[uuid.UUID], times: list[datetime]) -> None:
+        """Rows of every kind to start from: runs are short, and deletes, cascades, ties and
+        `for_run` only show something when there are children, bound memories, equal times.
+        Plain rows (the rules bring the random content); drawn ids and times keep runs repeatable."""
+        id_, at = iter(ids), iter(times)
+        ada = User(id=next(id_), email="ada@example.com", created_at=next(at))
+        bob = User(id=next(id_), created_at=next(at))
+        alpha = Agent(id=next(id_).hex, name="alpha", created_at=next(at))
+        beta = Agent(id=next(id_).hex, name="beta", created_at=next(at))
+        ada_alpha = Session(id=next(id_), user_id=ada.id, agent_id=alpha.id, name="daily", created_at=next(at))
+        bob_alpha = Session(id=next(id_), user_id=bob.id, agent_id=alpha.id, created_at=next(at))
+        ada_beta = Session(id=next(id_), user_id=ada.id, agent_id=beta.id, created_at=next(at))
+        rows: list[Any] = [ada, bob, alpha, beta, ada_alpha, bob_alpha, ada_beta]
+        rows += [
+            AgentBio(
+                id=next(id_),
+                agent_id=alpha.id,
+                persona_bio=f"bio {i}",
+                persona_bio_source="user_provided",
+                created_at=T0,
+            )
+            for i in range(2)
         ]
-        for user in users:
-            self.both(lambda uow, user=user: uow.users.add(user))
-        for agent in agents:
-            self.both(lambda uow, agent=agent: uow.agents.add(agent))
-        for session in sessions:
-            self.both(lambda uow, session=session: uow.sessions.add(session))
+        rows += [AgentProfileMetadata(id=next(id_), agent_id=alpha.id, followers_count=1)]
+        rows += [
+            Message(id=next(id_), session_id=ada_alpha.id, user_id=ada.id, role="user", created_at=T0),
+            Message(id=next(id_), session_id=ada_alpha.id, agent_id=alpha.id, role="assistant", created_at=T0),
+            Message(
+                id=next(id_), session_id=ada_alpha.id, user_id=bob.id, role="tool", created_at=T0
+            ),  # bob's, in ada's session
+            Message(id=next(id_), session_id=bob_alpha.id, user_id=bob.id, role="user", created_at=next(at)),
+            Message(id=next(id_), session_id=ada_beta.id, user_id=ada.id, role="user", created_at=next(at)),
+        ]
+        rows += [
+            Memory(id=next(id_), name="rules", content="be kind", agent_id=alpha.id, created_at=next(at)),
+            Memory(
+                id=next(id_),
+                name="prefs",
+                content={"tone": "dry"},
+                agent_id=alpha.id,
+                session_id=ada_alpha.id,
+                created_at=next(at),
+            ),
+            Memory(
+                id=next(id_),
+                name="prefs",
+                content=[1],
+                agent_id=alpha.id,
+                user_id=ada.id,
+                session_id=bob_alpha.id,
+                created_at=next(at),
+            ),
+            Memory(
+                id=next(id_),
+                name="rules",
+                content=None,
+                agent_id=alpha.id,
+                user_id=ada.id,
+                read_mode="tool_call",
+                created_at=next(at),
+            ),
+            Memory(id=next(id_), name="rules", content="x", agent_id=alpha.id, user_id=bob.id, created_at=next(at)),
+            Memory(
+                id=next(id_),
+                name="prefs",
+                content="y",
+                agent_id=beta.id,
+                user_id=ada.id,
+                session_id=ada_beta.id,
+                created_at=next(at),
+            ),
+        ]
+        for row in rows:
+            self.both(partial(add_to, entity=row))
 
     def both(self, work: Work) -> None:
         """Run `work` on both adapters; they must answer alike."""
@@ -170,7 +248,8 @@ class StorageComparison(RuleBasedStateMachine):
     @rule(user_id=any_id("users"), email=EMAILS, paging=PAGINGS, by_email=st.booleans())
     def read_users(self, user_id: uuid.UUID, email: str, paging: Paging, by_email: bool) -> None:
         self.both(lambda uow: uow.users.get(user_id))
-        self.both(lambda uow: uow.users.get_by_email(email))
+        for each in EMAIL_POOL:
+            self.both(partial(get_user_by_email, email=each))
         self.both(lambda uow: uow.users.list(paging, email=email if by_email else None))
 
     # Agents, bios, profile metadata
@@ -183,11 +262,12 @@ class StorageComparison(RuleBasedStateMachine):
     def update_agent(self, agent_id: str, patch: AgentPatch) -> None:
         self.both(lambda uow: uow.agents.update(agent_id, patch))
 
-    @rule(key=any_id("agents") | AGENT_NAMES, paging=PAGINGS, active_only=st.booleans())
-    def read_agents(self, key: str, paging: Paging, active_only: bool) -> None:
-        self.both(lambda uow: uow.agents.get(key))
-        self.both(lambda uow: uow.agents.get_by_name(key))
-        self.both(lambda uow: uow.agents.resolve(key))
+    @rule(agent_id=any_id("agents"), paging=PAGINGS, active_only=st.booleans())
+    def read_agents(self, agent_id: str, paging: Paging, active_only: bool) -> None:
+        self.both(lambda uow: uow.agents.get(agent_id))
+        for key in [agent_id, agent_id.upper(), *NAME_POOL]:
+            self.both(partial(get_agent_by_name, name=key))
+            self.both(partial(resolve_agent, id_or_name=key))
         self.both(lambda uow: uow.agents.list(paging, active_only=active_only))
 
     @rule(
@@ -199,7 +279,7 @@ class StorageComparison(RuleBasedStateMachine):
     )
     def add_bios(self, bios: list[AgentBio]) -> None:
         for bio in bios:  # one unit of work each: a clash fails that bio alone
-            self.both(lambda uow, bio=bio: uow.bios.add(bio))
+            self.both(partial(add_to, entity=bio))
 
     @rule(bio_id=any_id("bios"), patch=s.agent_bio_patches())
     def update_bio(self, bio_id: uuid.UUID, patch: AgentBioPatch) -> None:
@@ -244,12 +324,13 @@ class StorageComparison(RuleBasedStateMachine):
     def finish_session(self, session_id: uuid.UUID, at: datetime) -> None:
         self.both(lambda uow: uow.sessions.finish(session_id, at))
 
-    @rule(session_id=any_id("sessions"), token=st.sampled_from(["t1", "t2"]), now=TIMES, release=st.booleans())
+    @rule(session_id=any_id("sessions"), token=st.sampled_from(["t1", "t2"]), now=LEASE_TIMES, release=st.booleans())
     def lease_session(self, session_id: uuid.UUID, token: str, now: datetime, release: bool) -> None:
+        self.leased.add(session_id)
         if release:
             self.both(lambda uow: uow.sessions.release_run(session_id, token))
         else:
-            self.both(lambda uow: uow.sessions.claim_run(session_id, token, now, now + timedelta(minutes=1)))
+            self.both(lambda uow: uow.sessions.claim_run(session_id, token, now, now + LEASE))
 
     @rule(
         session_id=any_id("sessions"),
@@ -271,7 +352,9 @@ class StorageComparison(RuleBasedStateMachine):
         # Messages of one session, as a run writes them: equal timestamps are frequent.
         batch=st.tuples(parent_id("sessions"), st.none() | parent_id("users"), st.none() | parent_id("agents")).flatmap(
             lambda parents: st.lists(
-                s.messages(*parents, ids=own_id("messages"), created_at=TIMES), min_size=1, max_size=4
+                s.messages(parents[0], parents[1], parents[2], ids=own_id("messages"), created_at=TIMES),
+                min_size=1,
+                max_size=4,
             )
         ),
         one_by_one=st.booleans(),
@@ -279,7 +362,7 @@ class StorageComparison(RuleBasedStateMachine):
     def add_messages(self, batch: list[Message], one_by_one: bool) -> None:
         if one_by_one:
             for message in batch:
-                self.both(lambda uow, message=message: uow.messages.add(message))
+                self.both(partial(add_to, entity=message))
         else:
             self.both(lambda uow: uow.messages.add_many(batch))
 
@@ -330,31 +413,65 @@ class StorageComparison(RuleBasedStateMachine):
 
     @rule(
         memory_id=any_id("memories"),
-        agent_id=any_id("agents with memories"),
-        user_id=st.none() | any_id("users"),
-        session_id=st.none() | any_id("sessions"),
-        read_mode=st.sampled_from(ReadMode),
-        name=MEMORY_NAMES,
+        memory=st.runner().flatmap(lambda machine: machine.a_memory()),
         paging=PAGINGS,
         filters=st.sets(st.sampled_from(["agent_id", "user_id", "session_id", "read_mode", "name"])),
     )
-    def read_memories(
-        self,
-        memory_id: uuid.UUID,
-        agent_id: str,
-        user_id: uuid.UUID | None,
-        session_id: uuid.UUID | None,
-        read_mode: ReadMode,
-        name: str,
-        paging: Paging,
-        filters: set[str],
-    ) -> None:
-        given = {"agent_id": agent_id, "user_id": user_id, "session_id": session_id, "read_mode": read_mode}
-        chosen: dict[str, Any] = {k: v for k, v in {**given, "name": name}.items() if k in filters}
+    def read_memories(self, memory_id: uuid.UUID, memory: dict[str, Any], paging: Paging, filters: set[str]) -> None:
+        """Look a memory up every way there is, around one that exists (when there is one)."""
+        agent_id, user_id, session_id, name = (
+            memory["agent_id"],
+            memory["user_id"],
+            memory["session_id"],
+            memory["name"],
+        )
         self.both(lambda uow: uow.memories.get(memory_id))
-        self.both(lambda uow: uow.memories.get_by_name(name, agent_id, user_id))
+        for owner in {user_id, None}:
+            self.both(partial(memory_by_name, name=name, agent_id=agent_id, user_id=owner))
+            for bound_to in {session_id, None}:
+                for read_mode in ReadMode:
+                    self.both(partial(memories_for_run, args=(agent_id, owner, read_mode, bound_to)))
+        chosen = {key: memory[key] for key in filters}
         self.both(lambda uow: uow.memories.list(paging, **chosen))
-        self.both(lambda uow: uow.memories.for_run(agent_id, user_id, read_mode, session_id))
+
+    def a_memory(self) -> st.SearchStrategy[dict[str, Any]]:
+        """A stored memory's fields, or made-up ones when there is none."""
+        stored = self.state.get("memories")
+        if stored:
+            return st.sampled_from(stored)
+        made_up = s.memories(_fresh("agents"), st.none() | st.uuids(), st.none() | st.uuids(), names=MEMORY_NAMES)
+        return made_up.map(lambda m: m.model_dump())
+
+
+async def free_sessions(storage: Storage, session_ids: list[uuid.UUID]) -> list[bool]:
+    """Whether each session could be claimed at each time of the pool; each claim is made in a
+    unit of work left without commit, so nothing is kept and the probes do not meet."""
+    free = []
+    for session_id in session_ids:
+        for now in LEASE_POOL:
+            async with storage.unit_of_work() as uow:
+                free.append(await uow.sessions.claim_run(session_id, "probe", now, now + LEASE))
+    return free
+
+
+async def get_user_by_email(uow: UnitOfWork, email: str) -> Any:
+    return await uow.users.get_by_email(email)
+
+
+async def get_agent_by_name(uow: UnitOfWork, name: str) -> Any:
+    return await uow.agents.get_by_name(name)
+
+
+async def resolve_agent(uow: UnitOfWork, id_or_name: str) -> Any:
+    return await uow.agents.resolve(id_or_name)
+
+
+async def memory_by_name(uow: UnitOfWork, name: str, agent_id: str, user_id: uuid.UUID | None) -> Any:
+    return await uow.memories.get_by_name(name, agent_id, user_id)
+
+
+async def memories_for_run(uow: UnitOfWork, args: tuple[str, uuid.UUID | None, ReadMode, uuid.UUID | None]) -> Any:
+    return await uow.memories.for_run(*args)
 
 
 StorageComparison.TestCase.settings = settings(max_examples=50, stateful_step_count=30, deadline=None)

@@ -45,10 +45,13 @@ async def test_rollback_discards_the_writes(storage: Storage) -> None:
 
 
 async def test_an_error_inside_rolls_back(storage: Storage) -> None:
-    with pytest.raises(Boom):
+    async def write_then_fail() -> None:
         async with storage.unit_of_work() as uow:
             await uow.users.add(a_user())
             raise Boom
+
+    with pytest.raises(Boom):
+        await write_then_fail()
 
     assert await user_count(storage) == 0
 

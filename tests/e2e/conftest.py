@@ -1,18 +1,20 @@
-"""The HTTP API as a client sees it: a real uvicorn server on a free loopback port, on a new SQLite
-file or a new PostgreSQL schema for each test (the `sqlite` / `postgres` parameters).
+"""The HTTP API as a client sees it: a real uvicorn server on a free loopback port, in front of a
+new SQLite file or a new PostgreSQL schema for each test (the `sqlite` / `postgres` parameters).
 
-`api` is an `httpx.AsyncClient` on that server sending a valid API key; `container` is the server's
-container, for a test that must reach the storage behind it. `shared_api` is a client on a database
-that lives for the whole run (with one agent, `assistant`), for the many cases of bad input that
-must all be rejected without writing anything.
+* `api`: an `httpx.AsyncClient` on that server, sending a valid API key;
+* `container`: the server's container, for a test that must reach the storage behind it;
+* `openai`: a real OpenAI-compatible server on loopback, scripted by the test (the app under test
+  is then configured to call it);
+* `shared_api`: a client on a database that lives for the whole run, holding one agent, user,
+  session and memory (`shared` gives their ids), for the many cases of bad input that must all be
+  rejected without changing anything.
 
-Starting and stopping uvicorn costs ~0.3 s (its shutdown alone sleeps 0.2 s), which over a few
-hundred tests is minutes. So one server per database kind serves the whole run, and each test
-gives it a fresh storage by overriding `container.storage` (the use cases are rebuilt on it): a test
-still sees an empty database of its own. A test that needs other settings says so with a marker,
-`@pytest.mark.settings(max_body=2048)`, and gets a server of its own. The tests run on the session's
-event loop (`pytestmark = pytest.mark.asyncio(loop_scope="session")` in each module), the loop the
-shared servers run on.
+Starting and stopping uvicorn costs ~0.3 s (its shutdown alone sleeps 0.2 s): over a few hundred
+tests, minutes. So one server per kind of database serves the whole run, and each test gives it a
+storage of its own by overriding `container.storage` (the use cases are then rebuilt on it). A test
+that needs other settings says so, `@pytest.mark.settings(max_body=2048)`, and gets a server of its
+own. The tests run on the session's event loop, the one the shared servers run on
+(`pytestmark = pytest.mark.asyncio(loop_scope="session")` in each module).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import asyncio
 import contextlib
 import socket
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +38,7 @@ from adapters.storage.sql.database import PostgresStorage, SqliteStorage
 from entrypoints.container import Container
 from entrypoints.http.app import create_app
 from entrypoints.settings import Settings
+from tests.integration.openai_server import FakeOpenAIServer
 
 API_KEYS = ("k1", "k2")
 """Two keys, as during a rotation: both are accepted."""
@@ -58,6 +61,16 @@ class Database:
 class Server:
     container: Container
     url: str
+
+
+@dataclass(frozen=True)
+class Seed:
+    """What the shared database holds: one agent, user, session and memory (their ids)."""
+
+    agent: str
+    user: str
+    session: str
+    memory: str
 
 
 def closed_port() -> int:
@@ -145,23 +158,39 @@ async def running(database: Database, **settings: Any) -> AsyncIterator[Server]:
         await storage.close()
 
 
+async def seed(http: httpx.AsyncClient) -> Seed:
+    async def create(path: str, body: dict[str, Any]) -> str:
+        response = await http.post(f"/api/v1{path}", json=body)
+        assert response.status_code == 201, response.text
+        return str(response.json()["id"])
+
+    agent = await create("/agents", {"name": "assistant"})
+    user = await create("/users", {"id": 1, "email": "seed@example.com"})
+    session = await create("/sessions", {"user_id": user, "agent_id": agent, "name": "seeded"})
+    memory = await create("/memories", {"name": "seeded", "content": "x", "agent_id": agent})
+    return Seed(agent, user, session, memory)
+
+
+@dataclass(frozen=True)
+class SharedServer(Server):
+    seed: Seed
+
+
 @contextlib.asynccontextmanager
-async def shared_server_on(database: Database) -> AsyncIterator[Server]:
+async def shared_server_on(database: Database) -> AsyncIterator[SharedServer]:
     async with running(database) as server, client(server.url, **{"X-API-Key": API_KEYS[0]}) as http:
-        seeded = await http.post("/api/v1/agents", json={"name": "assistant"})
-        assert seeded.status_code == 201, seeded.text
-        yield server
+        yield SharedServer(server.container, server.url, await seed(http))
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def sqlite_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Server]:
+async def sqlite_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[SharedServer]:
     url = f"sqlite:///{tmp_path_factory.mktemp('shared') / 'agentkeep.db'}"
     async with shared_server_on(Database("sqlite", url)) as server:
         yield server
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def postgres_server(postgres_url: str) -> AsyncIterator[Server]:
+async def postgres_server(postgres_url: str) -> AsyncIterator[SharedServer]:
     schema = f"e2e_{uuid.uuid4().hex[:12]}"
     dsn = postgres_url.replace("postgresql+asyncpg://", "postgresql://")
     admin = await asyncpg.connect(dsn)
@@ -175,20 +204,48 @@ async def postgres_server(postgres_url: str) -> AsyncIterator[Server]:
 
 
 @pytest.fixture
-def shared_server(request: pytest.FixtureRequest, kind: str) -> Server:
-    """The server of the whole run for this kind of database. Its own database (where the agent
-    `assistant` exists) is shared by every test that asks for `shared_api`."""
-    server: Server = request.getfixturevalue(f"{kind}_server")
+def shared_server(request: pytest.FixtureRequest, kind: str) -> SharedServer:
+    """The server of the whole run for this kind of database. Its own database (see `Seed`) is
+    shared by every test that asks for `shared_api`."""
+    server: SharedServer = request.getfixturevalue(f"{kind}_server")
     return server
 
 
-@pytest_asyncio.fixture(loop_scope="session")
-async def server(request: pytest.FixtureRequest, database: Database, shared_server: Server) -> AsyncIterator[Server]:
-    """A running server on this test's new, empty database (its tables created): the shared server
-    with its storage overridden for the test, or, under a `settings` marker, a server of its own."""
+@pytest.fixture
+def shared(shared_server: SharedServer) -> Seed:
+    """The ids of what the shared database holds."""
+    return shared_server.seed
+
+
+@pytest.fixture
+def openai() -> Iterator[FakeOpenAIServer]:
+    """A real OpenAI-compatible server on a loopback port, replying as each test scripts it; a test
+    that asks for it gets a server of its own whose `AGENTKEEP_OPENAI_BASE_URL` points at it."""
+    fake = FakeOpenAIServer()
+    fake.start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def own_settings(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """The settings this test asks for (a `settings` marker, the `openai` fixture): none means that
+    the shared server will do."""
     marker = request.node.get_closest_marker("settings")
-    if marker is not None:
-        async with running(database, **marker.kwargs) as own:
+    settings = dict(marker.kwargs) if marker else {}
+    if "openai" in request.fixturenames:
+        settings["openai_base_url"] = request.getfixturevalue("openai").base_url
+    return settings
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def server(
+    database: Database, shared_server: SharedServer, own_settings: dict[str, Any]
+) -> AsyncIterator[Server]:
+    """A running server on this test's new, empty database (its tables created): the shared server
+    with its storage overridden for the test or, for other settings, a server of its own."""
+    if own_settings:
+        async with running(database, **own_settings) as own:
             yield own
         return
     container, storage = shared_server.container, storage_of(database)
@@ -217,9 +274,10 @@ async def api(server: Server) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def shared_api(shared_server: Server) -> AsyncIterator[httpx.AsyncClient]:
-    """A client of the shared server on the run-long database of its kind, where the agent
-    `assistant` exists: for tests that only send requests that must be rejected, and check that
-    nothing was written. (A fresh database per case would cost ~0.3 s each on PostgreSQL.)"""
+async def shared_api(shared_server: SharedServer) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the shared server on the run-long database of its kind (see `Seed`; the agent is
+    named `assistant`, the session and the memory `seeded`): for tests that only send requests that
+    must be rejected, and check that nothing changed. (A fresh database per case costs ~0.2 s on
+    PostgreSQL; there are a few hundred such cases.)"""
     async with client(shared_server.url, **{"X-API-Key": API_KEYS[0]}) as http:
         yield http

@@ -3,7 +3,9 @@ the error shape of SPEC §5 (`{status_code, detail, extra}`)."""
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -27,12 +29,19 @@ async def user(api: httpx.AsyncClient, **fields: Any) -> dict[str, Any]:
     return await created(api, "/users", fields)
 
 
-async def session(api: httpx.AsyncClient, user_id: str, agent_id: str, **fields: Any) -> dict[str, Any]:
+async def session(api: httpx.AsyncClient, user_id: str | int, agent_id: str, **fields: Any) -> dict[str, Any]:
     return await created(api, "/sessions", {"user_id": user_id, "agent_id": agent_id, **fields})
 
 
-async def run(api: httpx.AsyncClient, agent_ref: str, message: str = "hello there", **fields: Any) -> httpx.Response:
-    return await api.post(f"{API}/agents/{agent_ref}/run", json={"message_content": message, **fields})
+async def run(
+    api: httpx.AsyncClient,
+    agent_ref: str,
+    message: str = "hello there",
+    headers: dict[str, str] | None = None,
+    **fields: Any,
+) -> httpx.Response:
+    body = {"message_content": message, **fields}
+    return await api.post(f"{API}/agents/{agent_ref}/run", json=body, headers=headers)
 
 
 async def listed(api: httpx.AsyncClient, path: str, **params: Any) -> dict[str, Any]:
@@ -50,14 +59,27 @@ async def total(api: httpx.AsyncClient, path: str, **params: Any) -> int:
 
 
 async def snapshot(api: httpx.AsyncClient) -> dict[str, Any]:
-    """Every agent, user, session and memory (up to 100 of each), and each session's message count:
-    compare one taken before a request with one taken after to see that it wrote nothing."""
+    """Every agent (with its bios and profile), user, session and memory (up to 100 of each), and
+    each session's message count: compare one taken before a request with one taken after to see
+    that it changed nothing."""
     state: dict[str, Any] = {
         name: (await listed(api, f"/{name}", page_size=100))["items"]
         for name in ("agents", "users", "sessions", "memories")
     }
     state["messages"] = {s["id"]: (await read_session(api, s["id"]))["messages"]["total"] for s in state["sessions"]}
+    for found in state["agents"]:
+        state[f"bios of {found['id']}"] = (await listed(api, f"/agents/{found['id']}/bios"))["items"]
+        profile = await api.get(f"{API}/agents/{found['id']}/profile-metadata")
+        state[f"profile of {found['id']}"] = profile.json() if profile.status_code == 200 else None
     return state
+
+
+@contextlib.asynccontextmanager
+async def unchanged(api: httpx.AsyncClient) -> AsyncIterator[None]:
+    """Assert that what the block sends changes nothing (see `snapshot`)."""
+    before = await snapshot(api)
+    yield
+    assert await snapshot(api) == before
 
 
 async def read_session(api: httpx.AsyncClient, ref: str, **params: Any) -> dict[str, Any]:

@@ -8,7 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.http_api import API, agent, bad_fields, error, listed, run, total, user
+from tests.e2e.conftest import Seed
+from tests.e2e.http_api import API, agent, bad_fields, error, listed, run, total, unchanged, user
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -64,11 +65,9 @@ async def test_same_name_agent_and_user_is_409_duplicate(api: httpx.AsyncClient)
     assert await total(api, "/memories") == 1
 
 
-async def test_two_agent_wide_memories_of_one_name_are_409(api: httpx.AsyncClient) -> None:
-    await agent(api)
-    await create(api)
-    error(await api.post(f"{API}/memories", json=memory(content="other")), 409, "duplicate")
-    assert await total(api, "/memories") == 1
+async def test_two_agent_wide_memories_of_one_name_are_409(shared_api: httpx.AsyncClient) -> None:
+    async with unchanged(shared_api):  # the shared agent-wide memory is named "seeded"
+        error(await shared_api.post(f"{API}/memories", json=memory("seeded", content="other")), 409, "duplicate")
 
 
 async def test_a_session_does_not_make_a_memory_distinct(api: httpx.AsyncClient) -> None:
@@ -90,36 +89,33 @@ async def test_one_name_for_other_users_or_agents_is_fine(api: httpx.AsyncClient
     assert await total(api, "/memories") == 4
 
 
-@pytest.mark.parametrize(
-    ("field", "value"), [("agent_id", "nobody"), ("user_id", str(uuid.uuid4())), ("session_id", str(uuid.uuid4()))]
-)
-async def test_an_unknown_parent_is_404_naming_it(api: httpx.AsyncClient, field: str, value: str) -> None:
-    await agent(api)
-    error(await api.post(f"{API}/memories", json=memory(**{field: value})), 404, "not_found", field)
-    assert await total(api, "/memories") == 0
+async def test_an_unknown_parent_is_404_naming_it(shared_api: httpx.AsyncClient) -> None:
+    cases = [
+        ("agent_id", "nobody"),
+        ("user_id", str(uuid.uuid4())),
+        ("user_id", 404),
+        ("session_id", str(uuid.uuid4())),
+    ]
+    async with unchanged(shared_api):
+        for field, value in cases:
+            response = await shared_api.post(f"{API}/memories", json=memory("new") | {field: value})
+            error(response, 404, "not_found", field)
 
 
-@pytest.mark.parametrize(
-    ("body", "key"),
-    [
+async def test_a_bad_field_is_400_naming_it(shared_api: httpx.AsyncClient) -> None:
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"read_mode": "tool"}, "read_mode"),
         ({"access": "everything"}, "access"),
         ({"name": ""}, "name"),
         ({"metadata": "not an object"}, "metadata"),
         ({"session_id": "not-a-uuid"}, "session_id"),
         ({"colour": "blue"}, "colour"),
-    ],
-)
-async def test_a_bad_field_is_400_naming_it(api: httpx.AsyncClient, body: dict[str, Any], key: str) -> None:
-    await agent(api)
-    bad_fields(await api.post(f"{API}/memories", json=memory(**body)), key)
-    assert await total(api, "/memories") == 0
-
-
-async def test_missing_content_or_agent_is_400(api: httpx.AsyncClient) -> None:
-    await agent(api)
-    bad_fields(await api.post(f"{API}/memories", json={"name": "x", "agent_id": "assistant"}), "content")
-    bad_fields(await api.post(f"{API}/memories", json={"name": "x", "content": "y"}), "agent_id")
+    ]
+    async with unchanged(shared_api):
+        for body, key in cases:
+            bad_fields(await shared_api.post(f"{API}/memories", json=memory("new") | body), key)
+        bad_fields(await shared_api.post(f"{API}/memories", json={"name": "x", "agent_id": "assistant"}), "content")
+        bad_fields(await shared_api.post(f"{API}/memories", json={"name": "x", "content": "y"}), "agent_id")
 
 
 async def test_list_filters_by_agent_name_user_session_read_mode_and_name(api: httpx.AsyncClient) -> None:
@@ -146,12 +142,16 @@ async def test_list_filters_by_agent_name_user_session_read_mode_and_name(api: h
     assert await names(sort_desc="true", agent_id="assistant") == ["c", "b", "a"]
 
 
-async def test_list_with_an_unknown_agent_user_or_session_is_404_and_bad_filters_400(api: httpx.AsyncClient) -> None:
-    error(await api.get(f"{API}/memories", params={"agent_id": "nobody"}), 404, "not_found", "agent_id")
-    error(await api.get(f"{API}/memories", params={"user_id": str(uuid.uuid4())}), 404, "not_found", "user_id")
-    error(await api.get(f"{API}/memories", params={"session_id": str(uuid.uuid4())}), 404, "not_found")
-    bad_fields(await api.get(f"{API}/memories", params={"read_mode": "sometimes"}), "read_mode")
-    bad_fields(await api.get(f"{API}/memories", params={"user_id": "nope"}), "user_id")
+async def test_list_with_an_unknown_agent_user_or_session_is_404_and_bad_filters_400(
+    shared_api: httpx.AsyncClient,
+) -> None:
+    get = shared_api.get
+    error(await get(f"{API}/memories", params={"agent_id": "nobody"}), 404, "not_found", "agent_id")
+    error(await get(f"{API}/memories", params={"user_id": str(uuid.uuid4())}), 404, "not_found", "user_id")
+    error(await get(f"{API}/memories", params={"session_id": str(uuid.uuid4())}), 404, "not_found", "session_id")
+    bad_fields(await get(f"{API}/memories", params={"read_mode": "sometimes"}), "read_mode")
+    bad_fields(await get(f"{API}/memories", params={"user_id": "nope"}), "user_id")
+    bad_fields(await get(f"{API}/memories", params={"session_id": "nope"}), "session_id")
 
 
 async def test_batch_answers_201_with_the_items_in_order(api: httpx.AsyncClient) -> None:
@@ -174,61 +174,67 @@ async def test_batch_of_100_is_accepted(api: httpx.AsyncClient) -> None:
     assert await total(api, "/memories") == 100
 
 
-@pytest.mark.parametrize("size", [0, 101])
-async def test_batch_of_0_or_101_items_is_400(api: httpx.AsyncClient, size: int) -> None:
-    await agent(api)
-    response = await api.post(f"{API}/memories/batch", json=[memory(f"m{i}") for i in range(size)])
-    bad_fields(response)
-    assert await total(api, "/memories") == 0
+async def test_batch_of_0_or_101_items_is_400(shared_api: httpx.AsyncClient) -> None:
+    async with unchanged(shared_api):
+        for size in (0, 101):
+            bad_fields(await shared_api.post(f"{API}/memories/batch", json=[memory(f"m{i}") for i in range(size)]))
 
 
-@pytest.mark.parametrize(
-    ("body", "key"), [({"read_mode": "sometimes"}, "1.read_mode"), ({"name": ""}, "1.name"), ({"x": 1}, "1.x")]
-)
 async def test_batch_with_an_invalid_item_is_400_naming_its_index_and_writes_nothing(
-    api: httpx.AsyncClient, body: dict[str, Any], key: str
+    shared_api: httpx.AsyncClient,
 ) -> None:
-    await agent(api)
-    response = await api.post(f"{API}/memories/batch", json=[memory("ok"), memory("bad") | body, memory("fine")])
-    bad_fields(response, key)
-    assert await total(api, "/memories") == 0
+    cases: list[tuple[dict[str, Any], str]] = [
+        ({"read_mode": "sometimes"}, "1.read_mode"),
+        ({"name": ""}, "1.name"),
+        ({"x": 1}, "1.x"),
+        ({"user_id": "nope"}, "1.user_id"),
+    ]
+    async with unchanged(shared_api):
+        for body, key in cases:
+            items = [memory("ok"), memory("bad") | body, memory("fine")]
+            bad_fields(await shared_api.post(f"{API}/memories/batch", json=items), key)
+        items = [memory("ok"), {"name": "no content", "agent_id": "assistant"}]
+        bad_fields(await shared_api.post(f"{API}/memories/batch", json=items), "1.content")
 
 
-async def test_batch_with_an_unknown_agent_is_404_naming_its_index_and_writes_nothing(api: httpx.AsyncClient) -> None:
-    await agent(api)
+async def test_batch_with_an_unknown_agent_is_404_naming_its_index_and_writes_nothing(
+    shared_api: httpx.AsyncClient,
+) -> None:
     body = [memory("one"), memory("two"), memory("three", agent_id="nobody")]
-    error(await api.post(f"{API}/memories/batch", json=body), 404, "not_found", "2.agent_id")
-    assert await total(api, "/memories") == 0
+    async with unchanged(shared_api):
+        error(await shared_api.post(f"{API}/memories/batch", json=body), 404, "not_found", "2.agent_id")
 
 
-async def test_batch_with_an_unknown_user_is_404_naming_its_index(api: httpx.AsyncClient) -> None:
-    await agent(api)
-    body = [memory("one", user_id=str(uuid.uuid4()))]
-    error(await api.post(f"{API}/memories/batch", json=body), 404, "not_found", "0.user_id")
+async def test_batch_with_an_unknown_user_or_session_is_404_naming_its_index(shared_api: httpx.AsyncClient) -> None:
+    async with unchanged(shared_api):
+        body = [memory("one", user_id=str(uuid.uuid4()))]
+        error(await shared_api.post(f"{API}/memories/batch", json=body), 404, "not_found", "0.user_id")
+        body = [memory("one"), memory("two", session_id=str(uuid.uuid4()))]
+        error(await shared_api.post(f"{API}/memories/batch", json=body), 404, "not_found", "1.session_id")
 
 
 async def test_batch_with_a_duplicate_within_it_is_409_naming_its_index_and_writes_nothing(
-    api: httpx.AsyncClient,
+    shared_api: httpx.AsyncClient, shared: Seed
 ) -> None:
-    await agent(api)
-    body = [memory("one"), memory("one", content="again"), memory("two")]
-    error(await api.post(f"{API}/memories/batch", json=body), 409, "duplicate", "1.name")
-    assert await total(api, "/memories") == 0
+    async with unchanged(shared_api):
+        body = [memory("one"), memory("one", content="again"), memory("two")]
+        error(await shared_api.post(f"{API}/memories/batch", json=body), 409, "duplicate", "1.name")
+        body = [memory("one", user_id=shared.user), memory("two"), memory("one", user_id=1)]  # 1 is that user
+        error(await shared_api.post(f"{API}/memories/batch", json=body), 409, "duplicate", "2.name")
 
 
 async def test_batch_with_a_duplicate_of_a_stored_memory_is_409_naming_its_index_and_writes_nothing(
-    api: httpx.AsyncClient,
+    shared_api: httpx.AsyncClient,
 ) -> None:
-    await agent(api)
-    await create(api, name="stored")
-    body = [memory("new"), memory("other"), memory("stored")]
-    error(await api.post(f"{API}/memories/batch", json=body), 409, "duplicate", "2.name")
-    assert [m["name"] for m in (await listed(api, "/memories"))["items"]] == ["stored"]
+    body = [memory("new"), memory("other"), memory("seeded")]  # "seeded": the shared agent-wide memory
+    async with unchanged(shared_api):
+        error(await shared_api.post(f"{API}/memories/batch", json=body), 409, "duplicate", "2.name")
 
 
-@pytest.mark.parametrize("body", [{"name": "x"}, "x", None, [1, 2]])
-async def test_batch_of_something_else_than_an_array_of_memories_is_400(api: httpx.AsyncClient, body: Any) -> None:
-    bad_fields(await api.post(f"{API}/memories/batch", json=body))
+async def test_batch_of_something_else_than_an_array_of_memories_is_400(shared_api: httpx.AsyncClient) -> None:
+    async with unchanged(shared_api):
+        for body in ({"name": "x"}, "x", None, [1, 2], [[memory()]]):
+            bad_fields(await shared_api.post(f"{API}/memories/batch", json=body))
 
 
 async def test_read_patch_and_delete_one_memory(api: httpx.AsyncClient) -> None:
@@ -254,13 +260,13 @@ async def test_read_patch_and_delete_one_memory(api: httpx.AsyncClient) -> None:
     error(await api.delete(ref), 404, "not_found")
 
 
-@pytest.mark.parametrize("field", ["agent_id", "user_id", "session_id", "id", "created_at"])
-async def test_patch_of_a_read_only_field_is_400_naming_it(api: httpx.AsyncClient, field: str) -> None:
-    await agent(api)
-    created = await create(api)
-    value = "2020-01-01T00:00:00Z" if field == "created_at" else str(uuid.uuid4())
-    bad_fields(await api.patch(f"{API}/memories/{created['id']}", json={field: value}), field)
-    assert (await api.get(f"{API}/memories/{created['id']}")).json() == created
+async def test_patch_of_a_read_only_field_is_400_naming_it(shared_api: httpx.AsyncClient, shared: Seed) -> None:
+    async with unchanged(shared_api):
+        for field in ["agent_id", "user_id", "session_id", "id", "created_at"]:
+            value = "2020-01-01T00:00:00Z" if field == "created_at" else str(uuid.uuid4())
+            bad_fields(await shared_api.patch(f"{API}/memories/{shared.memory}", json={field: value}), field)
+        for field in ["name", "read_mode", "access", "metadata"]:
+            bad_fields(await shared_api.patch(f"{API}/memories/{shared.memory}", json={field: None}), field)
 
 
 async def test_patch_to_a_taken_name_is_409_and_a_null_name_400(api: httpx.AsyncClient) -> None:
@@ -271,8 +277,9 @@ async def test_patch_to_a_taken_name_is_409_and_a_null_name_400(api: httpx.Async
     bad_fields(await api.patch(f"{API}/memories/{two['id']}", json={"name": None}), "name")
 
 
-@pytest.mark.parametrize("ref", ["not-a-uuid", str(uuid.uuid4()), "1"])
-async def test_an_unknown_or_malformed_memory_id_is_404(api: httpx.AsyncClient, ref: str) -> None:
-    error(await api.get(f"{API}/memories/{ref}"), 404, "not_found")
-    error(await api.patch(f"{API}/memories/{ref}", json={"description": "x"}), 404, "not_found")
-    error(await api.delete(f"{API}/memories/{ref}"), 404, "not_found")
+async def test_an_unknown_or_malformed_memory_id_is_404(shared_api: httpx.AsyncClient) -> None:
+    async with unchanged(shared_api):
+        for ref in ["not-a-uuid", str(uuid.uuid4()), "1", "seeded"]:
+            error(await shared_api.get(f"{API}/memories/{ref}"), 404, "not_found")
+            error(await shared_api.patch(f"{API}/memories/{ref}", json={"description": "x"}), 404, "not_found")
+            error(await shared_api.delete(f"{API}/memories/{ref}"), 404, "not_found")

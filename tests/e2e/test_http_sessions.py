@@ -10,7 +10,20 @@ import pytest
 from domain.models import Message, ToolCall, ToolOutput
 from domain.values import Role
 from entrypoints.container import Container
-from tests.e2e.http_api import API, agent, bad_fields, error, listed, read_session, run, session, total, user
+from tests.e2e.conftest import Seed
+from tests.e2e.http_api import (
+    API,
+    agent,
+    bad_fields,
+    error,
+    listed,
+    read_session,
+    run,
+    session,
+    total,
+    unchanged,
+    user,
+)
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -26,38 +39,35 @@ async def test_create_answers_201_with_the_agents_id_for_its_name(api: httpx.Asy
     assert created["platform"] == "api"
     assert created["metadata"] == {"topic": "x"}
     assert created["finished_at"] is None
+    legacy = await user(api, id=5)
+    assert (await session(api, 5, created_agent["id"]))["user_id"] == legacy["id"]  # a legacy integer user id
 
 
-async def test_create_takes_a_legacy_integer_user_id(api: httpx.AsyncClient) -> None:
-    await agent(api)
-    owner = await user(api, id=5)
-    assert (await session(api, 5, "assistant"))["user_id"] == owner["id"]
+async def test_create_for_an_unknown_agent_or_user_is_404_naming_it(
+    shared_api: httpx.AsyncClient, shared: Seed
+) -> None:
+    cases = [
+        ({"user_id": shared.user, "agent_id": "nobody"}, "agent_id"),
+        ({"user_id": shared.user, "agent_id": uuid.uuid4().hex}, "agent_id"),
+        ({"user_id": str(uuid.uuid4()), "agent_id": shared.agent}, "user_id"),
+        ({"user_id": 12345, "agent_id": "assistant"}, "user_id"),
+    ]
+    async with unchanged(shared_api):
+        for body, key in cases:
+            error(await shared_api.post(f"{API}/sessions", json=body), 404, "not_found", key)
 
 
-async def test_create_for_an_unknown_agent_or_user_is_404_naming_it(api: httpx.AsyncClient) -> None:
-    created_agent = await agent(api)
-    owner = await user(api)
-    body = {"user_id": owner["id"], "agent_id": "nobody"}
-    error(await api.post(f"{API}/sessions", json=body), 404, "not_found", "agent_id")
-    body = {"user_id": str(uuid.uuid4()), "agent_id": created_agent["id"]}
-    error(await api.post(f"{API}/sessions", json=body), 404, "not_found", "user_id")
-    body = {"user_id": 12345, "agent_id": created_agent["id"]}
-    error(await api.post(f"{API}/sessions", json=body), 404, "not_found", "user_id")
-    assert await total(api, "/sessions") == 0
+async def test_create_with_a_malformed_user_id_or_no_agent_is_400(shared_api: httpx.AsyncClient) -> None:
+    async with unchanged(shared_api):
+        body = {"user_id": "nope", "agent_id": "assistant"}
+        bad_fields(await shared_api.post(f"{API}/sessions", json=body), "user_id")
+        bad_fields(await shared_api.post(f"{API}/sessions", json={"user_id": str(uuid.uuid4())}), "agent_id")
 
 
-async def test_create_with_a_malformed_user_id_or_no_agent_is_400(api: httpx.AsyncClient) -> None:
-    await agent(api)
-    bad_fields(await api.post(f"{API}/sessions", json={"user_id": "nope", "agent_id": "assistant"}), "user_id")
-    bad_fields(await api.post(f"{API}/sessions", json={"user_id": str(uuid.uuid4())}), "agent_id")
-
-
-async def test_create_with_a_taken_name_is_409(api: httpx.AsyncClient) -> None:
-    await agent(api)
-    owner = await user(api)
-    await session(api, owner["id"], "assistant", name="talk")
-    body = {"user_id": owner["id"], "agent_id": "assistant", "name": "talk"}
-    error(await api.post(f"{API}/sessions", json=body), 409, "duplicate", "name")
+async def test_create_with_a_taken_name_is_409(shared_api: httpx.AsyncClient, shared: Seed) -> None:
+    body = {"user_id": shared.user, "agent_id": "assistant", "name": "seeded"}
+    async with unchanged(shared_api):
+        error(await shared_api.post(f"{API}/sessions", json=body), 409, "duplicate", "name")
 
 
 async def test_list_is_newest_first_and_filters_by_user_and_agent(api: httpx.AsyncClient) -> None:
@@ -82,8 +92,8 @@ async def test_list_is_newest_first_and_filters_by_user_and_agent(api: httpx.Asy
     assert await names(user_id=str(uuid.uuid4())) == []
 
 
-async def test_list_with_a_malformed_user_id_filter_is_400(api: httpx.AsyncClient) -> None:
-    bad_fields(await api.get(f"{API}/sessions", params={"user_id": "nope"}), "user_id")
+async def test_list_with_a_malformed_user_id_filter_is_400(shared_api: httpx.AsyncClient) -> None:
+    bad_fields(await shared_api.get(f"{API}/sessions", params={"user_id": "nope"}), "user_id")
 
 
 async def test_read_by_id_and_by_name_answers_the_session_with_a_messages_envelope(api: httpx.AsyncClient) -> None:
@@ -115,9 +125,9 @@ async def test_read_by_id_and_by_name_answers_the_session_with_a_messages_envelo
     assert newest["total_pages"] == 2
 
 
-async def test_read_of_an_unknown_session_is_404(api: httpx.AsyncClient) -> None:
-    error(await api.get(f"{API}/sessions/{uuid.uuid4()}"), 404, "not_found")
-    error(await api.get(f"{API}/sessions/nothing-by-this-name"), 404, "not_found")
+async def test_read_of_an_unknown_session_is_404(shared_api: httpx.AsyncClient) -> None:
+    error(await shared_api.get(f"{API}/sessions/{uuid.uuid4()}"), 404, "not_found")
+    error(await shared_api.get(f"{API}/sessions/nothing-by-this-name"), 404, "not_found")
 
 
 async def test_show_system_prompt_includes_the_prompt_of_each_assistant_message(api: httpx.AsyncClient) -> None:
@@ -181,14 +191,11 @@ async def test_patch_renames_and_replaces_metadata(api: httpx.AsyncClient) -> No
     assert response.json()["name"] is None
 
 
-@pytest.mark.parametrize("field", ["user_id", "agent_id", "id", "created_at", "finished_at"])
-async def test_patch_of_a_read_only_field_is_400_naming_it(api: httpx.AsyncClient, field: str) -> None:
-    await agent(api)
-    owner = await user(api)
-    created = await session(api, owner["id"], "assistant", name="talk")
-    value = "2020-01-01T00:00:00Z" if field.endswith("_at") else str(uuid.uuid4())
-    bad_fields(await api.patch(f"{API}/sessions/talk", json={field: value}), field)
-    assert {k: v for k, v in (await read_session(api, "talk")).items() if k != "messages"} == created
+async def test_patch_of_a_read_only_field_is_400_naming_it(shared_api: httpx.AsyncClient) -> None:
+    async with unchanged(shared_api):
+        for field in ["user_id", "agent_id", "id", "created_at", "finished_at"]:
+            value = "2020-01-01T00:00:00Z" if field.endswith("_at") else str(uuid.uuid4())
+            bad_fields(await shared_api.patch(f"{API}/sessions/seeded", json={field: value}), field)
 
 
 async def test_patch_to_a_taken_name_or_of_an_unknown_session(api: httpx.AsyncClient) -> None:
@@ -214,9 +221,10 @@ async def test_finish_answers_200_and_is_idempotent_keeping_the_first_finished_a
     assert (await read_session(api, created["id"]))["finished_at"] == first.json()["finished_at"]
 
 
-async def test_finish_of_an_unknown_or_malformed_session_is_404(api: httpx.AsyncClient) -> None:
-    error(await api.post(f"{API}/sessions/{uuid.uuid4()}/finish"), 404, "not_found")
-    error(await api.post(f"{API}/sessions/not-a-uuid/finish"), 404, "not_found")
+async def test_finish_of_an_unknown_or_malformed_session_is_404(shared_api: httpx.AsyncClient) -> None:
+    async with unchanged(shared_api):
+        error(await shared_api.post(f"{API}/sessions/{uuid.uuid4()}/finish"), 404, "not_found")
+        error(await shared_api.post(f"{API}/sessions/not-a-uuid/finish"), 404, "not_found")
 
 
 async def test_delete_answers_204_takes_the_messages_and_unbinds_memories(api: httpx.AsyncClient) -> None:
@@ -236,6 +244,8 @@ async def test_delete_answers_204_takes_the_messages_and_unbinds_memories(api: h
     assert (await read_session(api, again["session_id"]))["messages"]["total"] == 2
 
 
-async def test_delete_of_an_unknown_or_malformed_session_is_404(api: httpx.AsyncClient) -> None:
-    error(await api.delete(f"{API}/sessions/{uuid.uuid4()}"), 404, "not_found")
-    error(await api.delete(f"{API}/sessions/not-a-uuid"), 404, "not_found")
+async def test_delete_of_an_unknown_or_malformed_session_is_404(shared_api: httpx.AsyncClient) -> None:
+    async with unchanged(shared_api):
+        error(await shared_api.delete(f"{API}/sessions/{uuid.uuid4()}"), 404, "not_found")
+        error(await shared_api.delete(f"{API}/sessions/not-a-uuid"), 404, "not_found")
+        error(await shared_api.delete(f"{API}/sessions/seeded"), 404, "not_found")  # an id, not a name

@@ -8,23 +8,20 @@ import httpx
 import pytest
 
 from domain.ids import legacy_user_id
-from tests.e2e.http_api import API, agent, bad_fields, error, listed, run, total, user
+from tests.e2e.conftest import Seed
+from tests.e2e.http_api import API, agent, bad_fields, error, listed, run, total, unchanged, user
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
-async def test_create_answers_201_with_the_email_lower_cased(api: httpx.AsyncClient) -> None:
+async def test_create_answers_201_with_the_email_lower_cased_and_needs_no_field(api: httpx.AsyncClient) -> None:
     created = await user(api, email="Ada@Example.COM", phone_number="+44 20", user_data={"lang": "en"})
     assert str(uuid.UUID(created["id"])) == created["id"]
     assert created["email"] == "ada@example.com"
     assert created["phone_number"] == "+44 20"
     assert created["user_data"] == {"lang": "en"}
-
-
-async def test_create_with_no_field_at_all_is_201(api: httpx.AsyncClient) -> None:
-    created = await user(api)
-    assert created["email"] is None
-    assert created["user_data"] == {}
+    bare = await user(api)
+    assert (bare["email"], bare["phone_number"], bare["user_data"]) == (None, None, {})
 
 
 async def test_create_keeps_a_given_id_and_maps_an_integer_one(api: httpx.AsyncClient) -> None:
@@ -34,22 +31,34 @@ async def test_create_keeps_a_given_id_and_maps_an_integer_one(api: httpx.AsyncC
     error(await api.post(f"{API}/users", json={"id": given}), 409, "duplicate")
 
 
-async def test_duplicate_email_ignoring_case_is_409_duplicate_on_email(api: httpx.AsyncClient) -> None:
-    await user(api, email="ada@example.com")
-    error(await api.post(f"{API}/users", json={"email": "ADA@example.com"}), 409, "duplicate", "email")
-    assert await total(api, "/users") == 1
+@pytest.mark.xfail(
+    reason="domain.ids.parse_user_id maps any JSON integer, while a path takes at most 19 digits: a user "
+    "created with a larger integer id cannot be read back by it",
+    strict=True,
+)
+async def test_an_integer_user_id_beyond_64_bits_is_400_in_a_body_as_it_is_404_in_a_path(
+    api: httpx.AsyncClient,
+) -> None:
+    error(await api.get(f"{API}/users/{2**64}"), 404)
+    bad_fields(await api.post(f"{API}/users", json={"id": 2**64}), "id")
 
 
-@pytest.mark.parametrize("email", ["not-an-email", "a@", "", 42])
-async def test_a_bad_email_is_400_naming_email(api: httpx.AsyncClient, email: object) -> None:
-    bad_fields(await api.post(f"{API}/users", json={"email": email}), "email")
-    assert await total(api, "/users") == 0
+async def test_duplicate_email_ignoring_case_is_409_duplicate_on_email(shared_api: httpx.AsyncClient) -> None:
+    async with unchanged(shared_api):  # the shared user's email is seed@example.com
+        response = await shared_api.post(f"{API}/users", json={"email": "SEED@example.com"})
+        error(response, 409, "duplicate", "email")
 
 
-async def test_an_unknown_field_or_a_non_object_user_data_is_400(api: httpx.AsyncClient) -> None:
-    bad_fields(await api.post(f"{API}/users", json={"name": "Ada"}), "name")
-    bad_fields(await api.post(f"{API}/users", json={"user_data": [1, 2]}), "user_data")
-    assert await total(api, "/users") == 0
+async def test_a_bad_email_is_400_naming_email(shared_api: httpx.AsyncClient) -> None:
+    async with unchanged(shared_api):
+        for email in ["not-an-email", "a@", "", 42, "two@at@example.com"]:
+            bad_fields(await shared_api.post(f"{API}/users", json={"email": email}), "email")
+
+
+async def test_an_unknown_field_or_a_non_object_user_data_is_400(shared_api: httpx.AsyncClient) -> None:
+    async with unchanged(shared_api):
+        bad_fields(await shared_api.post(f"{API}/users", json={"name": "Ada"}), "name")
+        bad_fields(await shared_api.post(f"{API}/users", json={"user_data": [1, 2]}), "user_data")
 
 
 async def test_list_filters_by_email_in_any_case(api: httpx.AsyncClient) -> None:
@@ -84,14 +93,13 @@ async def test_patch_by_uuid_and_by_integer_sets_clears_and_replaces_json(api: h
     assert response.json()["id"] == created["id"]
 
 
-async def test_patch_of_id_or_created_at_or_null_user_data_is_400(api: httpx.AsyncClient) -> None:
-    created = await user(api, email="ada@example.com")
-    ref = f"{API}/users/{created['id']}"
-    bad_fields(await api.patch(ref, json={"id": str(uuid.uuid4()), "created_at": "2020-01-01T00:00:00Z"}), "id")
-    bad_fields(await api.patch(ref, json={"created_at": "2020-01-01T00:00:00Z"}), "created_at")
-    bad_fields(await api.patch(ref, json={"user_data": None}), "user_data")
-    bad_fields(await api.patch(ref, json={"email": "nope"}), "email")
-    assert (await api.get(ref)).json() == created
+async def test_patch_of_id_or_created_at_or_null_user_data_is_400(shared_api: httpx.AsyncClient, shared: Seed) -> None:
+    ref = f"{API}/users/{shared.user}"
+    async with unchanged(shared_api):
+        bad_fields(await shared_api.patch(ref, json={"id": str(uuid.uuid4()), "phone_number": "1"}), "id")
+        bad_fields(await shared_api.patch(ref, json={"created_at": "2020-01-01T00:00:00Z"}), "created_at")
+        bad_fields(await shared_api.patch(ref, json={"user_data": None}), "user_data")
+        bad_fields(await shared_api.patch(ref, json={"email": "nope"}), "email")
 
 
 async def test_patch_to_another_users_email_is_409(api: httpx.AsyncClient) -> None:
@@ -111,11 +119,12 @@ async def test_delete_by_uuid_and_by_integer_answers_204_then_404(api: httpx.Asy
     assert await total(api, "/users") == 0
 
 
-@pytest.mark.parametrize("ref", ["not-a-uuid", "-1", "1.5", "99999999999999999999999", "did:plc:x", "%20"])
-async def test_a_malformed_user_id_in_the_path_is_404(api: httpx.AsyncClient, ref: str) -> None:
-    error(await api.get(f"{API}/users/{ref}"), 404, "not_found")
-    error(await api.patch(f"{API}/users/{ref}", json={"phone_number": "1"}), 404, "not_found")
-    error(await api.delete(f"{API}/users/{ref}"), 404, "not_found")
+async def test_a_malformed_user_id_in_the_path_is_404(shared_api: httpx.AsyncClient) -> None:
+    async with unchanged(shared_api):
+        for ref in ["not-a-uuid", "-1", "1.5", "99999999999999999999999", "did:plc:x", "%20", "1e3"]:
+            error(await shared_api.get(f"{API}/users/{ref}"), 404, "not_found")
+            error(await shared_api.patch(f"{API}/users/{ref}", json={"phone_number": "1"}), 404, "not_found")
+            error(await shared_api.delete(f"{API}/users/{ref}"), 404, "not_found")
 
 
 async def test_delete_takes_the_users_sessions_messages_and_memories(api: httpx.AsyncClient) -> None:

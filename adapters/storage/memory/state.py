@@ -172,7 +172,7 @@ def sequenced_page(rows: Iterable[Sequenced[E]], paging: Paging) -> tuple[list[E
 
 def by_time_then_seq(row: Sequenced[Any]) -> tuple[Any, int]:
     """The order of messages and bios: `created_at`, then the insertion key."""
-    return row.item.created_at, row.item.id
+    return row.item.created_at, row.seq
 
 
 def by_time_then_id(entity: Any) -> tuple[Any, Any]:
