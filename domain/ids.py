@@ -15,6 +15,9 @@ from pydantic import BeforeValidator
 #: migrated rows, and the UUIDs that integer user ids map to, are computed from it.
 LEGACY_NAMESPACE = uuid.UUID("0db7fb7e-fae8-403d-90d7-4b0db851fa23")
 
+#: Legacy integer ids were 64-bit columns; a larger integer is no legacy id (in a body or a path).
+MAX_LEGACY_ID = 2**63 - 1
+
 _HEX32 = re.compile(r"^[0-9a-f]{32}$")
 # W3C DID syntax: did:<method>:<method-specific-id>
 _DID = re.compile(r"^did:[a-z0-9]+:[A-Za-z0-9._:%-]+$")
@@ -95,11 +98,11 @@ def parse_user_id(value: object) -> uuid.UUID:
     if isinstance(value, bool):
         raise ValueError("must be a UUID or an integer")
     if isinstance(value, int):
-        if value < 0:
-            raise ValueError("must be a UUID or a non-negative integer")
+        if not 0 <= value <= MAX_LEGACY_ID:
+            raise ValueError("must be a UUID or an integer from 0 to 2**63 - 1")
         return legacy_user_id(value)
     if isinstance(value, str):
-        if value.isascii() and value.isdigit() and len(value) <= 19:
+        if value.isascii() and value.isdigit() and int(value) <= MAX_LEGACY_ID:
             return legacy_user_id(int(value))
         try:
             return uuid.UUID(value)

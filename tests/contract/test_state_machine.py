@@ -125,7 +125,7 @@ class StorageComparison(RuleBasedStateMachine):
             self.seen[kind] += [i for i in self.rows[kind] if i not in self.seen[kind]]
 
     @initialize(
-        ids=st.lists(st.uuids(), min_size=21, max_size=21, unique=True), times=st.lists(TIMES, min_size=15, max_size=15)
+        ids=st.lists(st.uuids(), min_size=22, max_size=22, unique=True), times=st.lists(TIMES, min_size=16, max_size=16)
     )
     def a_small_world(self, ids: list[uuid.UUID], times: list[datetime]) -> None:
         """Rows of every kind to start from: runs are short, and deletes, cascades, ties and
@@ -154,10 +154,10 @@ class StorageComparison(RuleBasedStateMachine):
         rows += [
             Message(id=next(id_), session_id=ada_alpha.id, user_id=ada.id, role="user", created_at=T0),
             Message(id=next(id_), session_id=ada_alpha.id, agent_id=alpha.id, role="assistant", created_at=T0),
-            Message(
-                id=next(id_), session_id=ada_alpha.id, user_id=bob.id, role="tool", created_at=T0
-            ),  # bob's, in ada's session
+            # Each user writes in the other's session too: deleting a user deletes those as well.
+            Message(id=next(id_), session_id=ada_alpha.id, user_id=bob.id, role="tool", created_at=T0),
             Message(id=next(id_), session_id=bob_alpha.id, user_id=bob.id, role="user", created_at=next(at)),
+            Message(id=next(id_), session_id=bob_alpha.id, user_id=ada.id, role="user", created_at=next(at)),
             Message(id=next(id_), session_id=ada_beta.id, user_id=ada.id, role="user", created_at=next(at)),
         ]
         rows += [
@@ -220,10 +220,16 @@ class StorageComparison(RuleBasedStateMachine):
         gone = [i for i in self.seen.get(kind, []) if i not in self.rows.get(kind, [])]
         return st.sampled_from(gone) if gone else _fresh(kind)
 
-    # Every delete in one rule, so that deletes stay rarer than writes and the state grows.
+    # Deletes in two rules (of parents, which cascade, and of the rest), so that they stay rarer
+    # than writes and the state grows.
 
-    @rule(kind=st.sampled_from(KINDS), data=st.data())
-    def delete(self, kind: str, data: st.DataObject) -> None:
+    @rule(kind=st.sampled_from(["users", "agents", "sessions"]), data=st.data())
+    def delete_parent(self, kind: str, data: st.DataObject) -> None:
+        key = data.draw(any_id(kind))
+        self.both(lambda uow: getattr(uow, kind).delete(key))
+
+    @rule(kind=st.sampled_from(["bios", "profiles", "messages", "memories"]), data=st.data())
+    def delete_child(self, kind: str, data: st.DataObject) -> None:
         key = data.draw(any_id("agents" if kind == "profiles" else kind))  # profiles by agent id
         self.both(lambda uow: getattr(uow, kind).delete(key))
 
@@ -324,13 +330,18 @@ class StorageComparison(RuleBasedStateMachine):
     def finish_session(self, session_id: uuid.UUID, at: datetime) -> None:
         self.both(lambda uow: uow.sessions.finish(session_id, at))
 
-    @rule(session_id=any_id("sessions"), token=st.sampled_from(["t1", "t2"]), now=LEASE_TIMES, release=st.booleans())
-    def lease_session(self, session_id: uuid.UUID, token: str, now: datetime, release: bool) -> None:
+    @rule(
+        session_id=any_id("sessions"),
+        steps=st.lists(st.tuples(st.booleans(), st.sampled_from(["t1", "t2"]), LEASE_TIMES), min_size=1, max_size=4),
+    )
+    def lease_session(self, session_id: uuid.UUID, steps: list[tuple[bool, str, datetime]]) -> None:
+        """Claims and releases of one session's run lease, by two runs, at times a lease apart."""
         self.leased.add(session_id)
-        if release:
-            self.both(lambda uow: uow.sessions.release_run(session_id, token))
-        else:
-            self.both(lambda uow: uow.sessions.claim_run(session_id, token, now, now + LEASE))
+        for release, token, now in steps:
+            if release:
+                self.both(partial(release_run, session_id=session_id, token=token))
+            else:
+                self.both(partial(claim_run, session_id=session_id, token=token, now=now))
 
     @rule(
         session_id=any_id("sessions"),
@@ -452,6 +463,14 @@ async def free_sessions(storage: Storage, session_ids: list[uuid.UUID]) -> list[
             async with storage.unit_of_work() as uow:
                 free.append(await uow.sessions.claim_run(session_id, "probe", now, now + LEASE))
     return free
+
+
+async def claim_run(uow: UnitOfWork, session_id: uuid.UUID, token: str, now: datetime) -> bool:
+    return await uow.sessions.claim_run(session_id, token, now, now + LEASE)
+
+
+async def release_run(uow: UnitOfWork, session_id: uuid.UUID, token: str) -> None:
+    await uow.sessions.release_run(session_id, token)
 
 
 async def get_user_by_email(uow: UnitOfWork, email: str) -> Any:

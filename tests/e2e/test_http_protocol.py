@@ -268,17 +268,6 @@ async def test_an_odd_but_harmless_path_is_404_never_5xx(shared_api: httpx.Async
         assert response.status_code == 404, (path, response.text)
 
 
-def xfail_on_postgres(request: pytest.FixtureRequest, kind: str) -> None:
-    if kind == "postgres":
-        request.applymarker(
-            pytest.mark.xfail(
-                reason="the PostgreSQL adapter lets the driver's error for a NUL character out (500): "
-                "PostgreSQL text and JSONB cannot hold U+0000",
-                strict=True,
-            )
-        )
-
-
 NUL_BODIES: list[tuple[str, dict[str, Any]]] = [
     ("/agents/assistant/run", {"message_content": "a\u0000b"}),
     ("/agents/assistant/run", {"message_content": "hi", "context": {"k": "\u0000"}}),
@@ -290,7 +279,6 @@ NUL_BODIES: list[tuple[str, dict[str, Any]]] = [
 async def test_a_nul_character_in_a_body_is_never_5xx(
     request: pytest.FixtureRequest, kind: str, api: httpx.AsyncClient
 ) -> None:
-    xfail_on_postgres(request, kind)
     await agent(api)
     for path, body in NUL_BODIES:
         response = await api.post(f"{API}{path}", json=body)
@@ -301,7 +289,6 @@ async def test_a_nul_character_in_a_body_is_never_5xx(
 async def test_a_nul_character_in_a_path_or_query_is_never_5xx(
     request: pytest.FixtureRequest, kind: str, shared_api: httpx.AsyncClient, path: str
 ) -> None:
-    xfail_on_postgres(request, kind)
     response = await shared_api.get(f"{API}{path}")
     assert response.status_code < 500, response.text
 

@@ -23,13 +23,20 @@ from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Connection, Dialect, create_engine, event, inspect
 from sqlalchemy.engine import URL, Result
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import InterfaceError as SAInterfaceError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.sql import Executable
 
-from adapters.storage.sql.dialect import POSTGRES, SQLITE, mask_url, normalize_url, translate_integrity_error
+from adapters.storage.sql.dialect import (
+    POSTGRES,
+    SQLITE,
+    mask_url,
+    normalize_url,
+    translate_data_error,
+    translate_integrity_error,
+)
 from adapters.storage.sql.repositories import (
     SqlAgentBios,
     SqlAgents,
@@ -82,6 +89,11 @@ class _AsyncExecutor:
             return await self._connection.execute(statement, params)
         except IntegrityError as e:
             raise translate_integrity_error(e) from None
+        except DBAPIError as e:
+            translated = translate_data_error(e)
+            if translated is None:
+                raise
+            raise translated from None
 
 
 class SqlUnitOfWork:

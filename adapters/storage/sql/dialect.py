@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Table, UniqueConstraint
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, IntegrityError
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError
 from sqlalchemy.sql.dml import Insert
 
 from adapters.storage.sql.tables import UNIQUE_FIELDS, metadata
@@ -118,6 +118,15 @@ def translate_integrity_error(error: IntegrityError) -> DomainError:
     if text.startswith("FOREIGN KEY constraint failed"):
         return NotFound("a referenced row does not exist")
     return Invalid(f"the row breaks a rule of the database: {text}")
+
+
+def translate_data_error(error: DBAPIError) -> DomainError | None:
+    """PostgreSQL refuses some values SQLite stores (a NUL character in text or JSON, SQLSTATE class
+    22): that is bad input, not a server error. None when the error is something else."""
+    sqlstate = getattr(error.orig, "sqlstate", None) or ""
+    if sqlstate.startswith("22"):
+        return Invalid("a value cannot be stored by this database (a NUL character, or out of range)")
+    return None
 
 
 def _conflict(table: str, constraint: str) -> Conflict:
