@@ -107,7 +107,8 @@ class ProfileMetadata(Protocol):
     async def upsert(
         self, metadata: AgentProfileMetadata, counts: ProfileCounts | None = None
     ) -> tuple[AgentProfileMetadata, bool]:
-        """Insert `metadata`, or, when the agent has some, set the counts in `counts` (all counts
+        """Insert `metadata` (with `counts` applied over it), or, when the agent has some, set the
+        counts in `counts` (all counts
         of `metadata` when `counts` is None) in one `ON CONFLICT DO UPDATE`; never a delete and
         insert. Returns the stored row and whether it was created. NotFound without the agent.
         """
@@ -220,6 +221,8 @@ class Memories(Protocol):
 class UnitOfWork(Protocol):
     """One transaction over every repository. Use it as `async with storage.unit_of_work() as uow`;
     it rolls back on leaving unless `commit()` was called. No I/O but the database's belongs inside.
+    Once a repository has raised, the unit of work can only be left (PostgreSQL aborts the
+    transaction at the first failed statement): to try again, start a new one.
     """
 
     users: Users
