@@ -3,47 +3,24 @@
 from __future__ import annotations
 
 import json
-import uuid
 from typing import Any
 
 import click
 from pydantic import ValidationError
 
 from application.inputs import NewAgent, NewMemory, NewSession, NewUser
-from domain.errors import Invalid, NotFound
-from domain.ids import parse_user_id
+from domain.errors import Invalid
 from domain.paging import Paging
 from entrypoints.cli.context import CliContext, pass_cli
 from entrypoints.cli.output import as_json as json_text
 from entrypoints.cli.output import envelope, show
 from entrypoints.cli.services import run_with
 from entrypoints.container import Container
+from entrypoints.references import user_filter, user_ref, uuid_ref
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON (for scripts).")
 page_option = click.option("--page", default=1, show_default=True, help="Page, from 1.")
 size_option = click.option("--page-size", default=20, show_default=True, help="Items per page, 1..100.")
-
-
-def _user_id(value: str) -> Any:
-    try:
-        return parse_user_id(value)
-    except ValueError:
-        raise Invalid("must be a UUID or an integer", key="user_id") from None
-
-
-def _user_ref(value: str) -> Any:
-    """A user named by an argument: like a malformed id in an HTTP path, one that cannot exist is not found."""
-    try:
-        return parse_user_id(value)
-    except ValueError:
-        raise NotFound(f"no user {value!r}", key="user_id") from None
-
-
-def _uuid(value: str, key: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        raise NotFound(f"no {key.removesuffix('_id')} {value!r}", key=key) from None
 
 
 def _validated(model: type[Any], data: dict[str, Any]) -> Any:
@@ -133,7 +110,7 @@ def list_users(cli: CliContext, email: str | None, page: int, page_size: int, as
 @pass_cli
 def show_user(cli: CliContext, user_id: str, as_json: bool) -> None:
     """Show the user USER_ID (a UUID, or a legacy integer id)."""
-    show(run_with(cli, lambda c: c.users().get(_user_ref(user_id))), [], as_json_output=as_json)
+    show(run_with(cli, lambda c: c.users().get(user_ref(user_id))), [], as_json_output=as_json)
 
 
 @users.command("create")
@@ -156,7 +133,7 @@ def create_user(
 @pass_cli
 def delete_user(cli: CliContext, user_id: str) -> None:
     """Delete the user USER_ID with its sessions, messages and memories."""
-    run_with(cli, lambda c: c.users().delete(_user_ref(user_id)))
+    run_with(cli, lambda c: c.users().delete(user_ref(user_id)))
     _deleted("user", user_id)
 
 
@@ -178,7 +155,7 @@ def sessions() -> None:
 def list_sessions(
     cli: CliContext, user_id: str | None, agent: str | None, page: int, page_size: int, as_json: bool
 ) -> None:
-    user = _user_id(user_id) if user_id else None
+    user = user_filter(user_id) if user_id else None
     found = run_with(cli, lambda c: c.sessions().list(Paging(page, page_size, True), user_id=user, agent_id=agent))
     show(found, ["id", "name", "user_id", "agent_id", "created_at", "finished_at"], as_json_output=as_json)
 
@@ -216,7 +193,7 @@ def create_session(cli: CliContext, user_id: str, agent_id: str, name: str | Non
 @pass_cli
 def delete_session(cli: CliContext, session_id: str) -> None:
     """Delete SESSION_ID with its messages."""
-    run_with(cli, lambda c: c.sessions().delete(_uuid(session_id, "session_id")))
+    run_with(cli, lambda c: c.sessions().delete(uuid_ref(session_id, "session_id")))
     _deleted("session", session_id)
 
 
@@ -238,7 +215,7 @@ def memories() -> None:
 def list_memories(
     cli: CliContext, agent: str | None, user_id: str | None, page: int, page_size: int, as_json: bool
 ) -> None:
-    user = _user_id(user_id) if user_id else None
+    user = user_filter(user_id) if user_id else None
 
     async def work(c: Container) -> Any:
         return await c.memories().list(Paging(page, page_size), agent_id=agent, user_id=user)
@@ -251,7 +228,7 @@ def list_memories(
 @json_option
 @pass_cli
 def show_memory(cli: CliContext, memory_id: str, as_json: bool) -> None:
-    show(run_with(cli, lambda c: c.memories().get(_uuid(memory_id, "memory_id"))), [], as_json_output=as_json)
+    show(run_with(cli, lambda c: c.memories().get(uuid_ref(memory_id, "memory_id"))), [], as_json_output=as_json)
 
 
 @memories.command("create")
@@ -274,7 +251,7 @@ def create_memory(cli: CliContext, /, json_content: bool, as_json: bool, **field
 @click.argument("memory_id")
 @pass_cli
 def delete_memory(cli: CliContext, memory_id: str) -> None:
-    run_with(cli, lambda c: c.memories().delete(_uuid(memory_id, "memory_id")))
+    run_with(cli, lambda c: c.memories().delete(uuid_ref(memory_id, "memory_id")))
     _deleted("memory", memory_id)
 
 
