@@ -17,8 +17,9 @@ from domain.errors import Invalid
 from domain.models import Memory
 from domain.patches import MemoryPatch
 from domain.values import ReadMode
-from entrypoints.http.params import PAGE, PAGE_SIZE, paging, user_id_filter, uuid_in_path
+from entrypoints.http.params import PAGE, PAGE_SIZE, paging
 from entrypoints.http.schemas import ListOf
+from entrypoints.references import user_filter, uuid_ref
 
 MemoryId = Annotated[str, PathParameter(description="The memory's id.")]
 _BATCH = TypeAdapter(list[NewMemory])
@@ -63,7 +64,7 @@ class MemoryRoutes(Controller):
         found = await memories.list(
             paging(page, page_size, sort_desc),
             agent_id=agent_id,
-            user_id=user_id_filter(user_id),
+            user_id=user_filter(user_id),
             session_id=session_id,
             read_mode=read_mode,
             name=name,
@@ -72,14 +73,14 @@ class MemoryRoutes(Controller):
 
     @get("/{memory_id:str}", summary="Read a memory")
     async def read(self, memory_id: MemoryId, memories: NamedDependency[MemoryService]) -> Memory:
-        return await memories.get(uuid_in_path(memory_id, "memory_id"))
+        return await memories.get(uuid_ref(memory_id, "memory_id"))
 
     @patch("/{memory_id:str}", summary="Change some fields of a memory")
     async def update(
         self, memory_id: MemoryId, data: JSONBody[MemoryPatch], memories: NamedDependency[MemoryService]
     ) -> Memory:
-        return await memories.update(uuid_in_path(memory_id, "memory_id"), data)
+        return await memories.update(uuid_ref(memory_id, "memory_id"), data)
 
     @delete("/{memory_id:str}", summary="Delete a memory")
     async def remove(self, memory_id: MemoryId, memories: NamedDependency[MemoryService]) -> None:
-        await memories.delete(uuid_in_path(memory_id, "memory_id"))
+        await memories.delete(uuid_ref(memory_id, "memory_id"))

@@ -12,8 +12,9 @@ from application.inputs import NewSession
 from application.sessions import SessionService
 from domain.models import Session
 from domain.patches import SessionPatch
-from entrypoints.http.params import PAGE, PAGE_SIZE, paging, user_id_filter, uuid_in_path
+from entrypoints.http.params import PAGE, PAGE_SIZE, paging
 from entrypoints.http.schemas import ListOf, session_view
+from entrypoints.references import user_filter, uuid_ref
 
 SessionRef = Annotated[str, PathParameter(description="The session's id, or its name.")]
 SessionId = Annotated[str, PathParameter(description="The session's id.")]
@@ -37,9 +38,7 @@ class SessionRoutes(Controller):
         page_size: Annotated[int, QueryParameter(**PAGE_SIZE)] = 20,
         sort_desc: FromQuery[bool] = True,
     ) -> ListOf[Session]:
-        found = await sessions.list(
-            paging(page, page_size, sort_desc), user_id=user_id_filter(user_id), agent_id=agent_id
-        )
+        found = await sessions.list(paging(page, page_size, sort_desc), user_id=user_filter(user_id), agent_id=agent_id)
         return ListOf.of(found)
 
     @get("/{session_id_or_name:str}", summary="Read a session with its messages")
@@ -64,8 +63,8 @@ class SessionRoutes(Controller):
 
     @post("/{session_id:str}/finish", status_code=200, summary="Mark a session finished (idempotent)")
     async def finish(self, session_id: SessionId, sessions: NamedDependency[SessionService]) -> Session:
-        return await sessions.finish(uuid_in_path(session_id, "session_id"))
+        return await sessions.finish(uuid_ref(session_id, "session_id"))
 
     @delete("/{session_id:str}", summary="Delete a session with its messages")
     async def remove(self, session_id: SessionId, sessions: NamedDependency[SessionService]) -> None:
-        await sessions.delete(uuid_in_path(session_id, "session_id"))
+        await sessions.delete(uuid_ref(session_id, "session_id"))

@@ -12,8 +12,9 @@ from application.inputs import NewUser
 from application.users import UserService
 from domain.models import User
 from domain.patches import UserPatch
-from entrypoints.http.params import PAGE, PAGE_SIZE, paging, user_id_in_path
+from entrypoints.http.params import PAGE, PAGE_SIZE, paging
 from entrypoints.http.schemas import ListOf
+from entrypoints.references import user_ref
 
 UserRef = Annotated[str, PathParameter(description="A user UUID, or a legacy integer id.")]
 
@@ -39,12 +40,12 @@ class UserRoutes(Controller):
 
     @get("/{user_id:str}", summary="Read a user")
     async def read(self, user_id: UserRef, users: NamedDependency[UserService]) -> User:
-        return await users.get(user_id_in_path(user_id))
+        return await users.get(user_ref(user_id))
 
     @patch("/{user_id:str}", summary="Change some fields of a user")
     async def update(self, user_id: UserRef, data: JSONBody[UserPatch], users: NamedDependency[UserService]) -> User:
-        return await users.update(user_id_in_path(user_id), data)
+        return await users.update(user_ref(user_id), data)
 
     @delete("/{user_id:str}", summary="Delete a user with its sessions, messages and memories")
     async def remove(self, user_id: UserRef, users: NamedDependency[UserService]) -> None:
-        await users.delete(user_id_in_path(user_id))
+        await users.delete(user_ref(user_id))

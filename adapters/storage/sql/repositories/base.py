@@ -13,7 +13,7 @@ from domain.patches import Patch
 from domain.values import utcnow
 
 if TYPE_CHECKING:
-    from adapters.storage.sql.database import Executor
+    from adapters.storage.sql.unit_of_work import Executor
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -1,0 +1,75 @@
+"""PostgreSQL storage: asyncpg through SQLAlchemy's async engine, a pooled connection and one
+transaction per unit of work."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import Dialect, inspect
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import InterfaceError as SAInterfaceError
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from adapters.storage.sql.dialect import POSTGRES, mask_url, normalize_url
+from adapters.storage.sql.tables import metadata
+from adapters.storage.sql.unit_of_work import REVISION_QUERY, AsyncExecutor, RunsWork, SqlUnitOfWork
+from domain.errors import StorageUnavailable
+
+
+class PostgresStorage(RunsWork):
+    """PostgreSQL over asyncpg, a pool of connections, one transaction per unit of work."""
+
+    def __init__(self, url: str | URL, *, pool_size: int = 10, schema: str | None = None) -> None:
+        self.url = normalize_url(url)
+        if self.url.get_backend_name() != POSTGRES:
+            raise ValueError(f"not a PostgreSQL URL: {mask_url(self.url)}")
+        connect_args: dict[str, Any] = {}
+        if schema is not None:
+            connect_args["server_settings"] = {"search_path": schema}
+        self.engine: AsyncEngine = create_async_engine(
+            self.url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False, connect_args=connect_args
+        )
+
+    @property
+    def dialect(self) -> Dialect:
+        return self.engine.dialect
+
+    @asynccontextmanager
+    async def unit_of_work(self) -> AsyncIterator[SqlUnitOfWork]:
+        try:
+            connection = await self.engine.connect()
+        except (OSError, OperationalError, SAInterfaceError) as e:
+            raise StorageUnavailable(f"cannot reach {mask_url(self.url)}: {e}") from None
+        try:
+            await connection.begin()
+            uow = SqlUnitOfWork(AsyncExecutor(connection), connection.commit, connection.rollback)
+            try:
+                yield uow
+            finally:
+                if not uow.done:
+                    await connection.rollback()
+        finally:
+            await connection.close()
+
+    async def create_schema(self) -> None:
+        """Create every table (tests and benchmarks; a service uses `agentkeep db upgrade`)."""
+        async with self.engine.begin() as connection:
+            await connection.run_sync(metadata.create_all)
+
+    async def schema_revision(self) -> str | None:
+        """The Alembic revision the database is at; None when it was never migrated."""
+        try:
+            async with self.engine.connect() as connection:
+                exists = await connection.run_sync(lambda c: inspect(c).has_table("alembic_version"))
+                if not exists:
+                    return None
+                result = (await connection.exec_driver_sql(REVISION_QUERY)).scalar()
+                return None if result is None else str(result)
+        except (OSError, OperationalError, SAInterfaceError) as e:
+            raise StorageUnavailable(f"cannot reach {mask_url(self.url)}: {e}") from None
+
+    async def close(self) -> None:
+        await self.engine.dispose()

@@ -1,0 +1,133 @@
+"""SQLite storage: the stdlib `sqlite3` driver, inline on the event loop, `BEGIN IMMEDIATE` per unit
+of work (see `database.py` for why)."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import Connection, Dialect, create_engine, event
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.pool import StaticPool
+
+from adapters.storage.sql.dialect import SQLITE, mask_url, normalize_url
+from adapters.storage.sql.tables import metadata
+from adapters.storage.sql.unit_of_work import REVISION_QUERY, RunsWork, SqlUnitOfWork, SyncExecutor
+from domain.errors import StorageUnavailable
+
+
+class SqliteStorage(RunsWork):
+    """SQLite in WAL mode, `foreign_keys=ON`, a busy timeout on every connection."""
+
+    def __init__(self, url: str | URL, *, busy_timeout: float = 30.0) -> None:
+        self.url = normalize_url(url)
+        if self.url.get_backend_name() != SQLITE:
+            raise ValueError(f"not a SQLite URL: {mask_url(self.url)}")
+        self.busy_timeout = busy_timeout
+        self.engine = create_engine(
+            self.url.set(drivername="sqlite+pysqlite"),
+            poolclass=StaticPool,  # one connection; units of work take turns on it
+            connect_args={"check_same_thread": False},
+        )
+        _configure_sqlite(self.engine, busy_timeout)
+        self._lock = asyncio.Lock()
+        self._connection: Connection | None = None
+
+    @property
+    def dialect(self) -> Dialect:
+        return self.engine.dialect
+
+    def _connect(self) -> Connection:
+        if self._connection is None or self._connection.closed:
+            try:
+                self._connection = self.engine.connect()
+            except OperationalError as e:
+                raise StorageUnavailable(f"cannot open {mask_url(self.url)}: {e.orig}") from None
+        return self._connection
+
+    @asynccontextmanager
+    async def unit_of_work(self) -> AsyncIterator[SqlUnitOfWork]:
+        async with self._lock:
+            connection = self._connect()
+            await self._begin_immediate(connection)
+
+            async def commit() -> None:
+                connection.commit()
+
+            async def rollback() -> None:
+                connection.rollback()
+
+            uow = SqlUnitOfWork(SyncExecutor(connection), commit, rollback)
+            try:
+                yield uow
+            finally:
+                if not uow.done:
+                    connection.rollback()
+
+    async def _begin_immediate(self, connection: Connection) -> None:
+        connection.begin()
+        raw: Any = connection.connection.dbapi_connection
+        raw.execute("PRAGMA busy_timeout = 0")
+        try:
+            raw.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as e:
+            if not _is_busy(e):
+                connection.rollback()
+                raise
+        finally:
+            raw.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+        # Another process holds the write lock: wait for it off the event loop.
+        try:
+            await asyncio.to_thread(raw.execute, "BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as e:
+            connection.rollback()
+            if _is_busy(e):
+                raise StorageUnavailable(f"the database stayed locked for {self.busy_timeout:g} s") from None
+            raise
+
+    async def create_schema(self) -> None:
+        """Create every table (tests and benchmarks; a service uses `agentkeep db upgrade`)."""
+        metadata.create_all(self._connect())
+        self._connect().commit()
+
+    async def schema_revision(self) -> str | None:
+        """The Alembic revision the database is at; None when it was never migrated."""
+        async with self._lock:
+            try:
+                result = self._connect().exec_driver_sql(REVISION_QUERY).scalar()
+                return None if result is None else str(result)
+            except OperationalError:
+                return None  # no alembic_version table
+            finally:
+                self._connect().rollback()
+
+    async def close(self) -> None:
+        async with self._lock:
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None
+            self.engine.dispose()
+
+
+def _is_busy(error: sqlite3.OperationalError) -> bool:
+    code = getattr(error, "sqlite_errorcode", None)
+    return (code is not None and code & 0xFF == sqlite3.SQLITE_BUSY) or "database is locked" in str(error)
+
+
+def _configure_sqlite(engine: Any, busy_timeout: float) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # We issue BEGIN ourselves (BEGIN IMMEDIATE); the driver must not open transactions.
+        dbapi_connection.isolation_level = None
+        for pragma in (
+            "journal_mode = WAL",
+            "synchronous = NORMAL",  # WAL stays consistent on a crash; only a power cut can lose the last commits
+            "foreign_keys = ON",
+            f"busy_timeout = {int(busy_timeout * 1000)}",
+        ):
+            dbapi_connection.execute(f"PRAGMA {pragma}")
