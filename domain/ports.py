@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import builtins
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Protocol, TypeVar
@@ -28,6 +28,19 @@ class Users(Protocol):
         ...
 
     async def get(self, user_id: uuid.UUID) -> User | None: ...
+
+    async def get_many(self, user_ids: Collection[uuid.UUID]) -> builtins.list[User]:
+        """The users of these ids that exist, in no particular order."""
+        ...
+
+    async def get_many_by_email(self, emails: Collection[str]) -> builtins.list[User]:
+        """The users holding any of these emails (compared lower-case)."""
+        ...
+
+    async def add_many(self, users: Sequence[User]) -> None:
+        """Insert every user as given, in one statement where the database allows. Conflict on a
+        taken id or email (the unit of work can then only be left)."""
+        ...
 
     async def get_by_email(self, email: str) -> User | None:
         """The user with this email, compared case-insensitively."""
@@ -62,6 +75,23 @@ class Agents(Protocol):
 
     async def get(self, agent_id: str) -> Agent | None: ...
 
+    async def get_many(self, agent_ids: Collection[str]) -> builtins.list[Agent]:
+        """The agents of these ids that exist, in no particular order."""
+        ...
+
+    async def get_many_by_name(self, names: Collection[str]) -> builtins.list[Agent]:
+        """The agents holding any of these names (compared lower-case)."""
+        ...
+
+    async def add_many(self, agents: Sequence[Agent]) -> None:
+        """Insert every agent as given. Conflict on a taken id or name."""
+        ...
+
+    async def update_many(self, agents: Sequence[Agent]) -> None:
+        """Store these values over the agents of the same ids (every field but `id` and
+        `created_at`); ids that do not exist are ignored. Conflict on a taken name."""
+        ...
+
     async def get_by_name(self, name: str) -> Agent | None:
         """The agent with this name, compared lower-case."""
         ...
@@ -88,6 +118,15 @@ class AgentBios(Protocol):
 
     async def get(self, bio_id: uuid.UUID) -> AgentBio | None: ...
 
+    async def agents_with_bios(self, agent_ids: Collection[str]) -> set[str]:
+        """Which of these agents have at least one bio."""
+        ...
+
+    async def add_many(self, bios: Sequence[AgentBio]) -> None:
+        """Insert every bio, in the given order (the later ones are newer on a tie). NotFound
+        without an agent; Conflict on a taken id."""
+        ...
+
     async def latest(self, agent_id: str) -> AgentBio | None:
         """The current bio: the newest, ties broken by insertion order (the last one wins)."""
         ...
@@ -102,6 +141,16 @@ class AgentBios(Protocol):
 class ProfileMetadata(Protocol):
     async def get(self, agent_id: str) -> AgentProfileMetadata | None:
         """The profile metadata of an agent (one per agent)."""
+        ...
+
+    async def get_many(self, agent_ids: Collection[str]) -> builtins.list[AgentProfileMetadata]:
+        """The profile metadata of these agents, where they have some."""
+        ...
+
+    async def upsert_many(self, rows: Sequence[AgentProfileMetadata]) -> None:
+        """Insert each row, or, when its agent has one already, set that row's counts and
+        `updated_at` from it (its id and `created_at` stay): one `ON CONFLICT DO UPDATE`, never a
+        delete and insert. NotFound without the agent."""
         ...
 
     async def upsert(
@@ -123,6 +172,19 @@ class Sessions(Protocol):
         ...
 
     async def get(self, session_id: uuid.UUID) -> Session | None: ...
+
+    async def get_many(self, session_ids: Collection[uuid.UUID]) -> builtins.list[Session]:
+        """The sessions of these ids that exist, in no particular order."""
+        ...
+
+    async def get_many_by_name(self, names: Collection[str]) -> builtins.list[Session]:
+        """The sessions holding any of these names."""
+        ...
+
+    async def add_many(self, sessions: Sequence[Session]) -> None:
+        """Insert every session as given. NotFound without a user or agent; Conflict on a taken
+        id or name."""
+        ...
 
     async def get_by_name(self, name: str) -> Session | None: ...
 
@@ -165,6 +227,10 @@ class Messages(Protocol):
 
     async def get(self, message_id: uuid.UUID) -> Message | None: ...
 
+    async def existing_ids(self, message_ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
+        """Which of these message ids are stored."""
+        ...
+
     async def list(
         self, session_id: uuid.UUID, paging: Paging, *, hide_tools: bool = False
     ) -> tuple[list[Message], int]:
@@ -192,6 +258,10 @@ class Memories(Protocol):
         ...
 
     async def get(self, memory_id: uuid.UUID) -> Memory | None: ...
+
+    async def existing_ids(self, memory_ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
+        """Which of these memory ids are stored."""
+        ...
 
     async def get_by_name(self, name: str, agent_id: str, user_id: uuid.UUID | None) -> Memory | None: ...
 

@@ -1,0 +1,158 @@
+"""The machine both migrations run on (SPEC §4, §7): read a legacy source in batches, turn each
+batch into writes in one unit of work, commit per batch, count what happened, report progress.
+
+It gives every backfill the same guarantees:
+
+* **Streamed.** One batch of rows is in memory at a time.
+* **Crash-safe.** A batch is one transaction: a run killed at any moment leaves whole batches.
+  Steps are idempotent (deterministic ids; a row already there is left as it is), so a re-run
+  from the start ends in the state of one clean run, re-reading but not re-writing what was done.
+* **Dry run.** Each batch is planned the same way in a unit of work that is rolled back, with
+  every write left out, so the counts are those a real run would report.
+* **Stoppable.** `stop()` is asked after each committed batch (Ctrl-C in the CLI).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
+
+from domain.ports import Storage, UnitOfWork
+
+R = TypeVar("R")
+R_contra = TypeVar("R_contra", contravariant=True)
+
+#: How many skipped rows of each reason a tally keeps as examples (the rest are only counted, so
+#: a source full of bad rows cannot fill memory).
+EXAMPLES_PER_REASON = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Skip:
+    """A row left out, or a value dropped from a row that was kept, and why: `reason` is a SPEC
+    code (`missing_handle`, `duplicate_did`, `invalid_email`, ...); `row` says how to find the row
+    in the source (`handle='alice' did='did:plc:x'`)."""
+
+    table: str
+    reason: str
+    row: str
+    kept: bool = False
+
+
+@dataclass(slots=True)
+class Tally:
+    """What one phase of a backfill did to the rows it read."""
+
+    table: str
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    read: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+    #: Values dropped from rows that were kept (an invalid email of a kept user), by reason.
+    dropped: Counter[str] = field(default_factory=Counter)
+    examples: dict[str, list[Skip]] = field(default_factory=dict)
+    #: Told of every skipped row and dropped value (the CLI's `--report` file); `examples` keeps
+    #: only a few of each reason.
+    on_skip: Callable[[Skip], None] | None = None
+
+    def skip(self, reason: str, row: str) -> None:
+        """Leave a row out for `reason`."""
+        self.skipped[reason] += 1
+        self._note(Skip(self.table, reason, row))
+
+    def drop(self, reason: str, row: str) -> None:
+        """Say that a value of a kept row was dropped for `reason`."""
+        self.dropped[reason] += 1
+        self._note(Skip(self.table, reason, row, kept=True))
+
+    def _note(self, skip: Skip) -> None:
+        kept = self.examples.setdefault(skip.reason, [])
+        if len(kept) < EXAMPLES_PER_REASON:
+            kept.append(skip)
+        if self.on_skip is not None:
+            self.on_skip(skip)
+
+    @property
+    def total_skipped(self) -> int:
+        return sum(self.skipped.values())
+
+    @property
+    def changed(self) -> int:
+        """Rows created or updated: the N of `Migrated N agents.`"""
+        return self.created + self.updated
+
+
+class Step(Protocol[R_contra]):
+    """Plan and write one batch: count each row in `tally` as created, updated, unchanged or
+    skipped, and write the created and updated ones unless `dry_run`."""
+
+    async def __call__(self, uow: UnitOfWork, rows: Sequence[R_contra], tally: Tally, *, dry_run: bool) -> None: ...
+
+
+class Progress(Protocol):
+    """Where a backfill reports how far it got (a progress bar, log lines, nothing)."""
+
+    def start(self, table: str, total: int | None) -> None: ...
+
+    def advance(self, tally: Tally, rows: int) -> None: ...
+
+    def finish(self, tally: Tally) -> None: ...
+
+
+class NoProgress:
+    """Reports nothing."""
+
+    def start(self, table: str, total: int | None) -> None:
+        pass
+
+    def advance(self, tally: Tally, rows: int) -> None:
+        pass
+
+    def finish(self, tally: Tally) -> None:
+        pass
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """How to run a backfill: rows per batch (and per transaction), dry run, when to stop."""
+
+    batch_size: int = 1000
+    dry_run: bool = False
+    progress: Progress = field(default_factory=NoProgress)
+    stop: Callable[[], bool] = lambda: False
+    on_skip: Callable[[Skip], None] | None = None
+
+
+class Stopped(Exception):
+    """`stop()` said to stop; the batches before it are committed (a re-run resumes)."""
+
+
+async def backfill(
+    storage: Storage,
+    table: str,
+    batches: AsyncIterator[list[R]],
+    step: Step[R],
+    options: Options,
+    *,
+    total: int | None = None,
+) -> Tally:
+    """Run `step` over every batch of `batches`, one unit of work each; the tally of `table`.
+
+    Raises `Stopped` (after committing the current batch) when `options.stop()` turns true.
+    """
+    tally = Tally(table, on_skip=options.on_skip)
+    options.progress.start(table, total)
+    async for rows in batches:
+        async with storage.unit_of_work() as uow:
+            await step(uow, rows, tally, dry_run=options.dry_run)
+            if not options.dry_run:
+                await uow.commit()
+        tally.read += len(rows)
+        options.progress.advance(tally, len(rows))
+        if options.stop():
+            raise Stopped(f"stopped after {tally.read} {table} rows; run it again to go on")
+    options.progress.finish(tally)
+    return tally
