@@ -8,7 +8,7 @@ mutable dicts), so a caller never changes a stored row by changing a value it wa
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Hashable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -20,6 +20,7 @@ from domain.models import Agent, AgentBio, AgentProfileMetadata, Memory, Message
 from domain.paging import Paging
 
 E = TypeVar("E", bound=BaseModel)
+K = TypeVar("K", bound=Hashable)
 T = TypeVar("T")
 
 
@@ -150,6 +151,16 @@ def detach(entity: E) -> E:
 
 def detach_or_none(entity: E | None) -> E | None:
     return None if entity is None else detach(entity)
+
+
+def pick(table: dict[K, E], keys: Collection[K]) -> list[E]:
+    """The stored rows of these keys, each once, detached (what an IN list reads)."""
+    return [detach(table[key]) for key in dict.fromkeys(keys) if key in table]
+
+
+def present(table: dict[K, Any], keys: Collection[K]) -> set[K]:
+    """Which of these keys are stored."""
+    return {key for key in keys if key in table}
 
 
 def ordered_page(rows: Iterable[T], key: Callable[[T], Any], paging: Paging) -> tuple[list[T], int]:

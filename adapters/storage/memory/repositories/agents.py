@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import builtins
 import uuid
+from collections.abc import Collection, Sequence
+from datetime import datetime
+from typing import Any
 
 from adapters.storage.memory.state import (
     Repository,
@@ -13,6 +17,7 @@ from adapters.storage.memory.state import (
     detach,
     detach_or_none,
     page,
+    pick,
     sequenced_page,
 )
 from domain.ids import is_agent_id, parse_agent_id
@@ -27,8 +32,7 @@ _COUNTS = ("followers_count", "follows_count", "posts_count")
 class MemoryAgents(Repository):
     async def add(self, agent: Agent) -> Agent:
         # The same order of checks as SQLite: the name rule, then the id.
-        if self._named(agent.name) is not None:
-            raise conflict("agent", "name")
+        self._check_name(agent.name)
         if agent.id in self._t.agents:
             raise conflict("agent", "id")
         self._t.agents[agent.id] = detach(agent)
@@ -36,6 +40,29 @@ class MemoryAgents(Repository):
 
     async def get(self, agent_id: str) -> Agent | None:
         return detach_or_none(self._t.agents.get(agent_id))
+
+    async def get_many(self, agent_ids: Collection[str]) -> builtins.list[Agent]:
+        return pick(self._t.agents, agent_ids)
+
+    async def get_many_by_name(self, names: Collection[str]) -> builtins.list[Agent]:
+        wanted = {n.lower() for n in names}
+        if not wanted:
+            return []
+        return [detach(a) for a in self._t.agents.values() if a.name in wanted]
+
+    async def add_many(self, agents: Sequence[Agent]) -> None:
+        # Row by row, as the SQL executemany checks each row against the ones before it; a
+        # Conflict leaves rows in this unit of work's copy, dropped when it is left.
+        for agent in agents:
+            await self.add(agent)
+
+    async def update_many(self, agents: Sequence[Agent]) -> None:
+        for agent in agents:
+            current = self._t.agents.get(agent.id)
+            if current is None:
+                continue  # an UPDATE of a missing id changes nothing
+            self._check_name(agent.name, agent.id)
+            self._t.agents[agent.id] = detach(agent.model_copy(update={"created_at": current.created_at}))
 
     async def get_by_name(self, name: str) -> Agent | None:
         return detach_or_none(self._named(name))
@@ -57,9 +84,7 @@ class MemoryAgents(Repository):
             return detach_or_none(current)
         changes = patch.changes()
         if "name" in changes:
-            owner = self._named(changes["name"])
-            if owner is not None and owner.id != agent_id:
-                raise conflict("agent", "name")
+            self._check_name(changes["name"], agent_id)
         updated = detach(current.model_copy(update={**changes, "updated_at": utcnow()}))
         self._t.agents[agent_id] = updated
         return detach(updated)
@@ -71,6 +96,12 @@ class MemoryAgents(Repository):
         lowered = name.lower()
         return next((a for a in self._t.agents.values() if a.name == lowered), None)
 
+    def _check_name(self, name: str, agent_id: str | None = None) -> None:
+        """Conflict if another agent than `agent_id` (any agent, when None) has `name`."""
+        owner = self._named(name)
+        if owner is not None and owner.id != agent_id:
+            raise conflict("agent", "name")
+
 
 class MemoryAgentBios(Repository):
     async def add(self, bio: AgentBio) -> AgentBio:
@@ -79,6 +110,17 @@ class MemoryAgentBios(Repository):
         self._t.require_agent(bio.agent_id)
         self._t.bios[bio.id] = Sequenced(self._t.next_seq(), detach(bio))
         return bio
+
+    async def agents_with_bios(self, agent_ids: Collection[str]) -> set[str]:
+        wanted = set(agent_ids)
+        if not wanted:
+            return set()
+        return {b.item.agent_id for b in self._t.bios.values() if b.item.agent_id in wanted}
+
+    async def add_many(self, bios: Sequence[AgentBio]) -> None:
+        # In order, each with the next insertion key: the later is newer on a `created_at` tie.
+        for bio in bios:
+            await self.add(bio)
 
     async def get(self, bio_id: uuid.UUID) -> AgentBio | None:
         row = self._t.bios.get(bio_id)
@@ -108,23 +150,39 @@ class MemoryProfileMetadata(Repository):
     async def get(self, agent_id: str) -> AgentProfileMetadata | None:
         return detach_or_none(self._t.profiles.get(agent_id))
 
+    async def get_many(self, agent_ids: Collection[str]) -> builtins.list[AgentProfileMetadata]:
+        return pick(self._t.profiles, agent_ids)
+
+    async def upsert_many(self, rows: Sequence[AgentProfileMetadata]) -> None:
+        for row in rows:
+            # Row by row, as the SQL executemany of one INSERT ... ON CONFLICT runs.
+            self._upsert(row, {**{c: getattr(row, c) for c in _COUNTS}, "updated_at": row.updated_at})
+
     async def upsert(
         self, metadata: AgentProfileMetadata, counts: ProfileCounts | None = None
     ) -> tuple[AgentProfileMetadata, bool]:
         changes = counts.changes() if counts is not None else {c: getattr(metadata, c) for c in _COUNTS}
+        stored, created = self._upsert(metadata, changes, stamp=utcnow())
+        return detach(stored), created
+
+    def _upsert(
+        self, metadata: AgentProfileMetadata, changes: dict[str, Any], stamp: datetime | None = None
+    ) -> tuple[AgentProfileMetadata, bool]:
+        """INSERT `metadata` with `changes` over it, or ON CONFLICT (agent_id) DO UPDATE SET
+        `changes` (and `updated_at` = `stamp`, when given): the stored row keeps its id."""
         current = self._t.profiles.get(metadata.agent_id)
         if current is not None:
-            # ON CONFLICT (agent_id) DO UPDATE: only the counts change; the row keeps its id.
-            updated = current.model_copy(update={**changes, "updated_at": utcnow()})
+            stamped = changes if stamp is None else {**changes, "updated_at": stamp}
+            updated = current.model_copy(update=stamped)
             self._t.profiles[metadata.agent_id] = updated
-            return detach(updated), False
+            return updated, False
         if any(p.id == metadata.id for p in self._t.profiles.values()):
             raise conflict("profile metadata", "id")
         self._t.require_agent(metadata.agent_id)
-        # A new row is `metadata` with the counts of `counts`, as the SQL INSERT writes it.
+        # A new row is `metadata` with `changes` over it, as the SQL INSERT writes it.
         inserted = detach(metadata.model_copy(update=changes))
         self._t.profiles[metadata.agent_id] = inserted
-        return detach(inserted), True
+        return inserted, True
 
     async def delete(self, agent_id: str) -> bool:
         return self._t.profiles.pop(agent_id, None) is not None

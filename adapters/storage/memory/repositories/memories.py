@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import builtins
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from adapters.storage.memory.state import (
     Repository,
@@ -13,6 +13,7 @@ from adapters.storage.memory.state import (
     detach,
     detach_or_none,
     page,
+    present,
 )
 from domain.models import Memory
 from domain.paging import Paging
@@ -44,6 +45,9 @@ class MemoryMemories(Repository):
 
     async def get(self, memory_id: uuid.UUID) -> Memory | None:
         return detach_or_none(self._t.memories.get(memory_id))
+
+    async def existing_ids(self, memory_ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
+        return present(self._t.memories, memory_ids)
 
     async def get_by_name(self, name: str, agent_id: str, user_id: uuid.UUID | None) -> Memory | None:
         return detach_or_none(self._named(name, agent_id, user_id))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import builtins
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
 from adapters.storage.memory.state import (
@@ -17,6 +17,8 @@ from adapters.storage.memory.state import (
     detach,
     detach_or_none,
     page,
+    pick,
+    present,
     sequenced_page,
 )
 from domain.models import Message, Session
@@ -39,6 +41,21 @@ class MemorySessions(Repository):
 
     async def get(self, session_id: uuid.UUID) -> Session | None:
         return detach_or_none(self._t.sessions.get(session_id))
+
+    async def get_many(self, session_ids: Collection[uuid.UUID]) -> builtins.list[Session]:
+        return pick(self._t.sessions, session_ids)
+
+    async def get_many_by_name(self, names: Collection[str]) -> builtins.list[Session]:
+        wanted = set(names)
+        if not wanted:
+            return []
+        return [detach(s) for s in self._t.sessions.values() if s.name is not None and s.name in wanted]
+
+    async def add_many(self, sessions: Sequence[Session]) -> None:
+        # Row by row, as the SQL executemany checks each row against the ones before it; an
+        # error leaves rows in this unit of work's copy, dropped when it is left.
+        for session in sessions:
+            await self.add(session)
 
     async def get_by_name(self, name: str) -> Session | None:
         return detach_or_none(self._named(name))
@@ -123,6 +140,9 @@ class MemoryMessages(Repository):
     async def get(self, message_id: uuid.UUID) -> Message | None:
         row = self._t.messages.get(message_id)
         return None if row is None else detach(row.item)
+
+    async def existing_ids(self, message_ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
+        return present(self._t.messages, message_ids)
 
     async def list(
         self, session_id: uuid.UUID, paging: Paging, *, hide_tools: bool = False

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import builtins
 import uuid
+from collections.abc import Collection, Sequence
 
-from adapters.storage.memory.state import Repository, by_time_then_id, conflict, detach, detach_or_none, page
+from adapters.storage.memory.state import Repository, by_time_then_id, conflict, detach, detach_or_none, page, pick
 from domain.models import User
 from domain.paging import Paging
 from domain.patches import UserPatch
@@ -23,6 +25,21 @@ class MemoryUsers(Repository):
 
     async def get(self, user_id: uuid.UUID) -> User | None:
         return detach_or_none(self._t.users.get(user_id))
+
+    async def get_many(self, user_ids: Collection[uuid.UUID]) -> builtins.list[User]:
+        return pick(self._t.users, user_ids)
+
+    async def get_many_by_email(self, emails: Collection[str]) -> builtins.list[User]:
+        wanted = {e.lower() for e in emails}
+        if not wanted:
+            return []
+        return [detach(u) for u in self._t.users.values() if u.email is not None and u.email in wanted]
+
+    async def add_many(self, users: Sequence[User]) -> None:
+        # Row by row through `add`, as the SQL executemany checks each row against the ones
+        # before it; a Conflict leaves rows in this unit of work's copy, dropped when it is left.
+        for user in users:
+            await self.add(user)
 
     async def get_by_email(self, email: str) -> User | None:
         return detach_or_none(self._owner_of(email))

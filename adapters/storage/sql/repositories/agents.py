@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import builtins
 import uuid
+from collections.abc import Collection, Sequence
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 
-from adapters.storage.sql.dialect import insert
+from adapters.storage.sql.dialect import insert, upsert
 from adapters.storage.sql.repositories.base import SqlRepository, entity_columns, row_values
 from adapters.storage.sql.tables import agent as agents
 from adapters.storage.sql.tables import agent_persona_bios, user_agent_profile_metadata
@@ -19,6 +21,10 @@ from domain.patches import AgentBioPatch, AgentPatch, ProfileCounts
 from domain.values import utcnow
 
 _AGENT_ORDER = (agents.c.created_at, agents.c.id)
+# update_many sets every column from its parameters but these; the row is found by `b_id` (a
+# bind parameter may not share a column's name).
+_AGENT_KEPT = {"id", "created_at"}
+_UPDATE_AGENT = update(agents).where(agents.c.id == bindparam("b_id"))
 
 bios = agent_persona_bios
 _BIO_COLUMNS = entity_columns(bios, AgentBio)
@@ -38,6 +44,22 @@ class SqlAgents(SqlRepository):
 
     async def get(self, agent_id: str) -> Agent | None:
         return await self._one(Agent, select(agents).where(agents.c.id == agent_id))
+
+    async def get_many(self, agent_ids: Collection[str]) -> builtins.list[Agent]:
+        return await self._all_in(Agent, select(agents), agents.c.id, agent_ids)
+
+    async def get_many_by_name(self, names: Collection[str]) -> builtins.list[Agent]:
+        # Stored names are lower-case (the entity lowers them).
+        return await self._all_in(Agent, select(agents), agents.c.name, {n.lower() for n in names})
+
+    async def add_many(self, batch: Sequence[Agent]) -> None:
+        await self._insert_many(batch)
+
+    async def update_many(self, batch: Sequence[Agent]) -> None:
+        if batch:
+            # One executemany; the SET clause is every key of the parameters but `b_id`.
+            rows = [{"b_id": a.id, **row_values(a, exclude=_AGENT_KEPT)} for a in batch]
+            await self._x.execute(_UPDATE_AGENT, rows)
 
     async def get_by_name(self, name: str) -> Agent | None:
         return await self._one(Agent, select(agents).where(agents.c.name == name.lower()))
@@ -72,6 +94,13 @@ class SqlAgentBios(SqlRepository):
     async def get(self, bio_id: uuid.UUID) -> AgentBio | None:
         return await self._one(AgentBio, select(*_BIO_COLUMNS).where(bios.c.id == bio_id))
 
+    async def agents_with_bios(self, agent_ids: Collection[str]) -> set[str]:
+        return await self._present(bios.c.agent_id, agent_ids)
+
+    async def add_many(self, batch: Sequence[AgentBio]) -> None:
+        # One executemany: the rows get their `seq` in the order of `batch`.
+        await self._insert_many(batch)
+
     async def latest(self, agent_id: str) -> AgentBio | None:
         newest = [c.desc() for c in _BIO_ORDER]
         stmt = select(*_BIO_COLUMNS).where(bios.c.agent_id == agent_id).order_by(*newest).limit(1)
@@ -95,6 +124,16 @@ class SqlProfileMetadata(SqlRepository):
 
     async def get(self, agent_id: str) -> AgentProfileMetadata | None:
         return await self._one(AgentProfileMetadata, select(profiles).where(profiles.c.agent_id == agent_id))
+
+    async def get_many(self, agent_ids: Collection[str]) -> builtins.list[AgentProfileMetadata]:
+        return await self._all_in(AgentProfileMetadata, select(profiles), profiles.c.agent_id, agent_ids)
+
+    async def upsert_many(self, rows: Sequence[AgentProfileMetadata]) -> None:
+        if rows:
+            # One executemany of INSERT ... ON CONFLICT (agent_id) DO UPDATE SET the counts and
+            # `updated_at`: a stored row keeps its id and `created_at`.
+            stmt = upsert(profiles, self._dialect, ["agent_id"], [*_COUNTS, "updated_at"])
+            await self._x.execute(stmt, [row_values(row) for row in rows])
 
     async def upsert(
         self, metadata: AgentProfileMetadata, counts: ProfileCounts | None = None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel
@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from adapters.storage.sql.unit_of_work import Executor
 
 M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
 
 
 class SqlRepository:
@@ -53,6 +54,26 @@ class SqlRepository:
 
     async def _all(self, model: type[M], stmt: Select[Any]) -> list[M]:
         return [model.model_validate(dict(row)) for row in (await self._x.execute(stmt)).mappings()]
+
+    async def _all_in(self, model: type[M], rows: Select[Any], column: Any, keys: Collection[Any]) -> list[M]:
+        """The `model` rows of `rows` whose `column` is one of `keys`: one IN list, none when empty."""
+        if not keys:
+            return []
+        return await self._all(model, rows.where(column.in_(list(keys))))
+
+    async def _present(self, column: Any, keys: Collection[T]) -> set[T]:
+        """Which of `keys` are stored in `column`: one IN list, none when empty."""
+        if not keys:
+            return set()
+        stmt = select(column).where(column.in_(list(keys))).distinct()
+        return set((await self._x.execute(stmt)).scalars())
+
+    async def _insert_many(self, rows: Sequence[BaseModel]) -> None:
+        """Insert every entity in the given order: one executemany of a Core INSERT, none when
+        empty. The first bad row raises (translated by the executor); the unit of work is then
+        left, which rolls the rows before it back."""
+        if rows:
+            await self._x.execute(self.table.insert(), [row_values(row) for row in rows])
 
     async def _patch(
         self, model: type[M], key: ColumnElement[bool], patch: Patch, *, columns: Sequence[Any] | None = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import builtins
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, case, or_, select
@@ -32,14 +32,16 @@ class SqlMemories(SqlRepository):
         return memory
 
     async def add_many(self, batch: Sequence[Memory]) -> list[Memory]:
-        if batch:
-            # One executemany; the first bad row raises (a Conflict naming `name`, or NotFound)
-            # and the unit of work rolls the whole batch back.
-            await self._x.execute(memories.insert(), [row_values(m) for m in batch])
+        # One executemany; the first bad row raises (a Conflict naming `name`, or NotFound)
+        # and the unit of work rolls the whole batch back.
+        await self._insert_many(batch)
         return list(batch)
 
     async def get(self, memory_id: uuid.UUID) -> Memory | None:
         return await self._one(Memory, select(memories).where(memories.c.id == memory_id))
+
+    async def existing_ids(self, memory_ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
+        return await self._present(memories.c.id, memory_ids)
 
     async def get_by_name(self, name: str, agent_id: str, user_id: uuid.UUID | None) -> Memory | None:
         where = (memories.c.name == name, memories.c.agent_id == agent_id, _owned_by(user_id))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import builtins
 import hashlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from sqlalchemy import select, update
@@ -59,6 +59,9 @@ class SqlMessages(SqlRepository):
 
     async def get(self, message_id: uuid.UUID) -> Message | None:
         return await self._one(Message, _ROWS.where(messages.c.id == message_id))
+
+    async def existing_ids(self, message_ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
+        return await self._present(messages.c.id, message_ids)
 
     async def list(
         self, session_id: uuid.UUID, paging: Paging, *, hide_tools: bool = False

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import builtins
 import uuid
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -31,6 +33,15 @@ class SqlSessions(SqlRepository):
 
     async def get(self, session_id: uuid.UUID) -> Session | None:
         return await self._one(Session, _ROWS.where(sessions.c.id == session_id))
+
+    async def get_many(self, session_ids: Collection[uuid.UUID]) -> builtins.list[Session]:
+        return await self._all_in(Session, _ROWS, sessions.c.id, session_ids)
+
+    async def get_many_by_name(self, names: Collection[str]) -> builtins.list[Session]:
+        return await self._all_in(Session, _ROWS, sessions.c.name, names)
+
+    async def add_many(self, batch: Sequence[Session]) -> None:
+        await self._insert_many(batch)
 
     async def get_by_name(self, name: str) -> Session | None:
         return await self._one(Session, _ROWS.where(sessions.c.name == name))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import builtins
 import uuid
+from collections.abc import Collection, Sequence
 
 from sqlalchemy import select
 
@@ -25,6 +27,16 @@ class SqlUsers(SqlRepository):
 
     async def get(self, user_id: uuid.UUID) -> User | None:
         return await self._one(User, select(users).where(users.c.id == user_id))
+
+    async def get_many(self, user_ids: Collection[uuid.UUID]) -> builtins.list[User]:
+        return await self._all_in(User, select(users), users.c.id, user_ids)
+
+    async def get_many_by_email(self, emails: Collection[str]) -> builtins.list[User]:
+        # Stored emails are lower-case (the entity lowers them).
+        return await self._all_in(User, select(users), users.c.email, {e.lower() for e in emails})
+
+    async def add_many(self, batch: Sequence[User]) -> None:
+        await self._insert_many(batch)
 
     async def get_by_email(self, email: str) -> User | None:
         return await self._one(User, select(users).where(users.c.email == email.lower()))
