@@ -153,6 +153,6 @@ async def backfill(
         tally.read += len(rows)
         options.progress.advance(tally, len(rows))
         if options.stop():
-            raise Stopped(f"stopped after {tally.read} {table} rows; run it again to go on")
+            raise Stopped(f"after {tally.read} {table} rows; run it again to go on")
     options.progress.finish(tally)
     return tally

@@ -17,7 +17,9 @@ from adapters.models.registry import ModelRegistry
 from adapters.storage.sql.database import PostgresStorage, SqliteStorage
 from adapters.storage.sql.dialect import SQLITE, normalize_url
 from application.agents import AgentService
+from application.import_automagik import ImportAutomagik
 from application.memories import MemoryService
+from application.migrate_agents import MigrateAgents
 from application.run_agent import RunAgent
 from application.sessions import SessionService
 from application.users import UserService
@@ -62,3 +64,5 @@ class Container(containers.DeclarativeContainer):
     users = providers.Singleton(UserService, storage=storage)
     sessions = providers.Singleton(SessionService, storage=storage)
     memories = providers.Singleton(MemoryService, storage=storage)
+    migrate_agents = providers.Singleton(MigrateAgents, storage=storage)
+    import_automagik = providers.Singleton(ImportAutomagik, storage=storage)

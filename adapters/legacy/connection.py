@@ -113,14 +113,12 @@ class SourceDatabase:
     async def close(self) -> None:
         if self._sync is not None:
             sync, self._sync = self._sync, None
-            engine = sync.engine
             await asyncio.to_thread(sync.close)
-            engine.dispose()
+            sync.engine.dispose()
         if self._async is not None:
             connection, self._async = self._async, None
-            engine = connection.engine
             await connection.close()
-            await engine.dispose()
+            await connection.engine.dispose()
 
 
 def _execute(connection: Connection, statement: Executable | str, params: Any) -> Any:

@@ -9,7 +9,9 @@ import click
 
 from entrypoints.cli.context import CliContext
 from entrypoints.cli.db import db
+from entrypoints.cli.demo import demo
 from entrypoints.cli.errors import report
+from entrypoints.cli.migrate import import_automagik, migrate_agents
 from entrypoints.cli.resources import agents, memories, sessions, users
 from entrypoints.cli.run import chat, run
 from entrypoints.cli.serve import serve
@@ -40,7 +42,7 @@ def cli(ctx: click.Context, database_url: str | None) -> None:
     ctx.obj = CliContext(database_url=database_url)
 
 
-for command in (serve, db, run, chat, agents, users, sessions, memories):
+for command in (serve, db, run, chat, agents, users, sessions, memories, migrate_agents, import_automagik, demo):
     cli.add_command(command)
 
 

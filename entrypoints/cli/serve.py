@@ -17,11 +17,11 @@ import shlex
 import click
 import uvicorn
 
-from adapters.storage.sql import migrator
 from application.inputs import NewAgent
-from domain.errors import Conflict, Invalid
+from domain.errors import Invalid
 from domain.paging import Paging
 from entrypoints.cli.context import CliContext, pass_cli
+from entrypoints.cli.schema import ensure_schema
 from entrypoints.cli.services import run_with
 from entrypoints.container import Container, database_kind
 
@@ -44,14 +44,7 @@ def serve(cli: CliContext, host: str, port: int, workers: int | None, no_migrate
     if database_kind(url) == "sqlite" and (workers or 1) > 1:
         click.echo(f"Warning: {workers} workers on SQLite take turns on one file; one is usually faster.", err=True)
 
-    _refuse_a_newer_schema(migrator.current(url))  # before upgrading: Alembic cannot place an unknown revision
-    if not no_migrate:
-        migrator.upgrade(url)
-    revision = migrator.current(url)
-    if revision != migrator.head():
-        raise Conflict(
-            f"the database schema is at {revision or 'none'}, not {migrator.head()}: run agentkeep db upgrade"
-        )
+    ensure_schema(url, upgrade=not no_migrate)
     run_with(cli, _ensure_an_agent)
 
     # Workers read their settings from the environment: hand them the command's.
@@ -69,11 +62,6 @@ def serve(cli: CliContext, host: str, port: int, workers: int | None, no_migrate
         log_level="warning",
         timeout_graceful_shutdown=30,
     )
-
-
-def _refuse_a_newer_schema(revision: str | None) -> None:
-    if revision is not None and not migrator.is_known(revision):
-        raise Conflict(f"the database schema ({revision}) is newer than this agentkeep: upgrade agentkeep")
 
 
 async def _ensure_an_agent(container: Container) -> None:
