@@ -48,8 +48,8 @@ WHITESPACE = (
 )
 _WS = f"'{WHITESPACE}'"
 
-#: PostgreSQL fetches whole heap pages (a TID range scan); at most this many pages at a time.
-_MAX_PAGES = 65_536
+#: PostgreSQL's MaxHeapTuplesPerPage for 8 kB pages: no heap page holds more rows.
+MAX_TUPLES_PER_PAGE = 291
 
 # SQLite. The date functions accept a little more than the grammar above (a space before the
 # zone, hour 24, day 31 of any month, year 0), so those are refused by hand; the fraction is cut
@@ -171,6 +171,10 @@ _PG_SETUP = [
     "ANALYZE pg_temp.ak_repeated_handles",
     "ANALYZE pg_temp.ak_repeated_dids",
 ]
+# Each batch probes the temporary tables' indexes row by row. Left to itself, the planner hashes
+# (or sorts) a whole temporary table for each batch once it is not much larger than the batch:
+# a cost per batch that grows with the source. These settings are this connection's only.
+_PG_BATCH_SETTINGS = ["SET enable_hashjoin = off", "SET enable_mergejoin = off"]
 _PG_BIO_SETUP = [
     _PG_PARSE_TIME,
     _PG_NEWEST_BIOS,
@@ -195,7 +199,7 @@ class SocialSource:
         if self._sqlite:
             statements = _SQLITE_SETUP + (_SQLITE_BIO_SETUP if self._has_bios else [])
         else:
-            statements = _PG_SETUP + (_PG_BIO_SETUP if self._has_bios else [])
+            statements = _PG_SETUP + (_PG_BIO_SETUP if self._has_bios else []) + _PG_BATCH_SETTINGS
         for statement in statements:
             await self._db.execute(statement)
 
@@ -224,10 +228,12 @@ class SocialSource:
 
     async def _postgres_batches(self, size: int) -> AsyncIterator[list[LegacyProfile]]:
         # `ctid > x ORDER BY ctid LIMIT n` sorts every row after x (no index orders ctids), so
-        # whole ranges of heap pages are read by a TID range scan instead, as many as should hold
-        # about one batch (learnt from the pages read so far), and cut into batches of `size`.
+        # ranges of whole heap pages are read by a TID range scan instead, as many pages as held
+        # about one batch last time, and cut into batches of `size`. A page holds at most
+        # MAX_TUPLES_PER_PAGE rows, so a fetch of at most `cap` pages holds at most 8 batches.
+        cap = max(1, math.ceil(8 * size / MAX_TUPLES_PER_PAGE))
         blocks = await self._blocks()
-        block, pages, seen_rows, seen_pages = 0, 1, 0, 0
+        block, pages = 0, 1
         pending: list[LegacyProfile] = []
         while True:
             while len(pending) < size:
@@ -238,9 +244,8 @@ class SocialSource:
                 end = min(block + pages, blocks)
                 rows = await self._db.fetch(self._batch_sql, {"lo": block, "hi": end})
                 pending.extend(_profile(row, sqlite=False) for row in rows)
-                seen_rows, seen_pages, block = seen_rows + len(rows), seen_pages + end - block, end
-                wanted = max(size - len(pending), size)
-                pages = _pages_for(wanted, seen_rows, seen_pages, pages)
+                pages = _pages_for(size, len(rows), end - block, cap)
+                block = end
             if not pending:
                 return
             batch, pending = pending[:size], pending[size:]
@@ -253,11 +258,11 @@ class SocialSource:
         return int(rows[0][0])
 
 
-def _pages_for(wanted: int, seen_rows: int, seen_pages: int, last: int) -> int:
-    """How many heap pages should hold `wanted` rows, by the density seen so far."""
-    if seen_rows == 0:
-        return min(last * 2, _MAX_PAGES)  # empty pages so far: look further each time
-    return max(1, min(math.ceil(wanted * seen_pages / seen_rows), _MAX_PAGES))
+def _pages_for(wanted: int, rows: int, pages: int, cap: int) -> int:
+    """How many heap pages should hold `wanted` rows, by the last `pages` read (holding `rows`)."""
+    if rows == 0:
+        return min(pages * 2, cap)  # empty pages (deleted rows): look further
+    return max(1, min(math.ceil(wanted * pages / rows), cap))
 
 
 def _batch_query(columns: Sequence[str], *, has_bios: bool, sqlite: bool) -> Any:

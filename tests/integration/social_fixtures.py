@@ -101,3 +101,27 @@ async def fingerprint(url: str) -> Any:
 
 def _file_fingerprint(path: Path) -> tuple[str, list[str]]:
     return hashlib.sha256(path.read_bytes()).hexdigest(), sorted(p.name for p in path.parent.glob(f"{path.name}*"))
+
+
+async def create_many(url: str, count: int) -> None:
+    """`count` profiles written by the database itself (fast), each with two generated bios; every
+    tenth handle repeats the previous one in upper case, every tenth DID the previous one."""
+    if normalize_url(url).get_backend_name() == "sqlite":
+        numbers = f"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {count}) "
+        source = "n"
+    else:
+        numbers, source = "", f"generate_series(1, {count}) AS n(i)"
+    handle = "CASE WHEN i % 10 = 5 THEN 'U' || (i - 1) ELSE 'u' || i END || '.example'"
+    did = "'did:plc:' || CASE WHEN i % 10 = 9 THEN i - 1 ELSE i END"
+    await create_source(url, [])
+    await execute(
+        url,
+        f"{numbers}INSERT INTO bluesky_profiles (handle, did, display_name, bio, followers_count, follows_count,"
+        f" posts_count) SELECT {handle}, {did}, 'User ' || i, 'bio', i, i, i FROM {source}",
+    )
+    await execute(
+        url,
+        f"{numbers}INSERT INTO agent_bios (handle, generated_bio, created_at)"
+        f" SELECT 'u' || i || '.example', 'generated', '2025_01_01-10:00:00' FROM {source}"
+        f" UNION ALL SELECT 'u' || i || '.example', 'newer', '2025-01-02T10:00:00Z' FROM {source}",
+    )

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from adapters.legacy.social import WHITESPACE, open_profile_source
 from adapters.storage.sql.database import PostgresStorage, open_storage
@@ -22,7 +23,7 @@ from domain.models import Agent, AgentBio
 from domain.paging import MAX_PAGE_SIZE, Paging
 from domain.ports import Storage, UnitOfWork
 from domain.values import PersonaBioSource, PersonaSource
-from tests.integration.social_fixtures import bio, create_source, did, execute, fingerprint, profile
+from tests.integration.social_fixtures import bio, create_many, create_source, did, execute, fingerprint, profile
 
 SOURCES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
@@ -569,3 +570,33 @@ async def test_count_is_the_number_of_profiles(source_url: str) -> None:
         assert await source.count() == 3
     finally:
         await source.close()
+
+
+async def test_a_batch_reads_by_row_key_and_index_lookups(source_url: str, source_kind: str) -> None:
+    await create_many(source_url, 20_000)
+    source = await open_profile_source(source_url)
+    try:
+        # The batch query of the source itself (private: what is checked is how it runs).
+        query = source._batch_sql.text
+        if source_kind == "sqlite":
+            rows = await source._db.fetch(f"EXPLAIN QUERY PLAN {query}", {"after": 0, "size": 1000})
+            plan = [str(row[3]) for row in rows]
+            assert plan == [
+                "SEARCH p USING INTEGER PRIMARY KEY (rowid>?)",
+                "SEARCH rh USING COVERING INDEX ak_repeated_handles_k (k=?) LEFT-JOIN",
+                "SEARCH rd USING COVERING INDEX ak_repeated_dids_did (did=?) LEFT-JOIN",
+                "SEARCH b USING INDEX ak_newest_bios_k (k=?) LEFT-JOIN",
+            ]
+        else:
+            rows = await source._db.fetch(text(f"EXPLAIN {query}"), {"lo": 10, "hi": 25})
+            plan = "\n".join(str(row[0]) for row in rows)
+            assert "Tid Range Scan on bluesky_profiles p" in plan
+            for table in ("ak_repeated_handles", "ak_repeated_dids", "ak_newest_bios"):
+                assert f" on {table} " in plan and "Index" in plan.split(f" on {table} ")[0].rsplit("->", 1)[-1]
+            assert "Seq Scan" not in plan and "Hash" not in plan
+        profiles = [p async for batch in source.batches(1000) for p in batch]
+    finally:
+        await source.close()
+    assert len(profiles) == 20_000
+    assert sum(p.handle_repeated for p in profiles) == sum(p.did_repeated for p in profiles) == 4000
+    assert {p.generated_bio for p in profiles} == {"newer"}
