@@ -1,6 +1,8 @@
 # make serve   the service on http://127.0.0.1:8000 (SQLite ./agentkeep.db unless AGENTKEEP_DATABASE_URL)
 # make test    the whole test suite; PostgreSQL tests run when a server is reachable
 # make lint    ruff, mypy, import-linter: what .ci/run checks
+# make bench   the benchmarks of SPEC §8 against their bars (about half an hour; needs wrk, installed if it can be)
+# make bench-smoke   the same, tiny (under 2 minutes): the benchmarks work; figures in a temp dir
 #
 # Each target creates .venv (Python 3.11+) and installs the project into it when needed.
 
@@ -20,8 +22,9 @@ LOCAL_TEST_POSTGRES_URL := postgresql://postgres@127.0.0.1:5432/test
 PROBE_POSTGRES := $$'import asyncio, asyncpg, sys\nasync def probe():\n    await (await asyncpg.connect(sys.argv[1], timeout=3)).close()\nasyncio.run(probe())'
 PYTEST_ARGS ?=
 SERVE_ARGS ?=
+BENCH_ARGS ?=
 
-.PHONY: help install install-dev serve test lint
+.PHONY: help install install-dev serve test lint bench bench-smoke bench-wrk
 
 help:
 	@sed -n 's/^# \(make .*\)/\1/p' $(firstword $(MAKEFILE_LIST))
@@ -39,6 +42,10 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet --disable-pip-version-check -e ".[dev]"
 	@touch $@ $(VENV)/.installed
+
+$(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --disable-pip-version-check -e ".[dev,bench]"
+	@touch $@ $(VENV)/.installed-dev $(VENV)/.installed
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
@@ -65,3 +72,21 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/mypy domain application
 	$(BIN)/mypy adapters entrypoints
 	$(BIN)/lint-imports
+
+# wrk drives the HTTP benchmark: installed with apt-get when we are root or may sudo without a
+# password; else we say how (and `python -m bench` refuses the http part without it).
+bench-wrk:
+	@command -v wrk >/dev/null 2>&1 && exit 0; \
+	if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq wrk; \
+	elif command -v apt-get >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo apt-get update -qq && sudo apt-get install -y -qq wrk; \
+	else echo "wrk is not installed: apt-get install wrk (Debian, Ubuntu) or brew install wrk (macOS)." \
+		"Without it: make bench BENCH_ARGS='--only history,migrate'" >&2; fi
+
+# PostgreSQL as for `make test`: AGENTKEEP_TEST_POSTGRES_URL, else the local server if it answers,
+# else SQLite only. Each measurement makes a database of its own on that server and drops it.
+bench bench-smoke: $(VENV)/.installed-bench bench-wrk
+	@url="$${AGENTKEEP_TEST_POSTGRES_URL:-}"; \
+	if [ -z "$$url" ] && $(BIN)/python -c $(PROBE_POSTGRES) "$(LOCAL_TEST_POSTGRES_URL)" >/dev/null 2>&1; then \
+		url="$(LOCAL_TEST_POSTGRES_URL)"; fi; \
+	if [ -n "$$url" ]; then export AGENTKEEP_TEST_POSTGRES_URL="$$url"; fi; \
+	$(BIN)/python -m bench $(if $(filter bench-smoke,$@),--quick) $(BENCH_ARGS)

@@ -14,6 +14,7 @@ Three short transactions, none held during the model call:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from application import system_prompt
 from domain.chat import ChatModels, ModelReply
-from domain.errors import Conflict, DomainError, NotFound
+from domain.errors import Conflict, NotFound
 from domain.ids import UserId
 from domain.models import Agent, Message, Session, ToolCall, ToolOutput, Usage, User
 from domain.patches import UserPatch
@@ -89,6 +90,27 @@ class _Prepared:
 class _Busy(Exception):
     """Another run holds the session: roll back and try again."""
 
+    def __init__(self, session_id: uuid.UUID) -> None:
+        self.session_id = session_id
+
+
+class _Turns:
+    """Wakes a run waiting for a busy session as soon as a run of this process gives the session
+    back; a run of another process is noticed by polling."""
+
+    def __init__(self) -> None:
+        self._released: dict[uuid.UUID, asyncio.Event] = {}
+
+    async def wait(self, session_id: uuid.UUID, at_most: float) -> None:
+        event = self._released.setdefault(session_id, asyncio.Event())
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(event.wait(), at_most)
+
+    def release(self, session_id: uuid.UUID) -> None:
+        event = self._released.pop(session_id, None)
+        if event is not None:
+            event.set()
+
 
 class _Raced(Exception):
     """A concurrent first run created the named session first: roll back and try again."""
@@ -104,6 +126,7 @@ class RunAgent:
         self._models = models
         self._session_wait = session_wait
         self._lease = timedelta(seconds=lease)
+        self._turns = _Turns()
 
     async def __call__(self, agent_id_or_name: str, request: RunRequest) -> RunResult:
         token = uuid.uuid4().hex
@@ -111,12 +134,14 @@ class RunAgent:
         try:
             model = self._models.get(prepared.agent.model)
             reply = await model.reply(prepared.prompt, [*prepared.history, prepared.user_message])
-        except DomainError:
-            # The user message stays; the session is free for the next run. (A crash leaves the
-            # lease to expire on its own.)
+        except Exception:
+            # The user message stays; the session is free for the next run, whatever the model
+            # did. (A crash leaves the lease to expire on its own.)
             await self._storage.run(lambda uow: uow.sessions.release_run(prepared.session.id, token))
+            self._turns.release(prepared.session.id)
             raise
         assistant = await self._storage.run(lambda uow: self._finish(uow, prepared, reply, token))
+        self._turns.release(prepared.session.id)
         return RunResult(
             message=reply.text,
             session_id=prepared.session.id,
@@ -138,12 +163,12 @@ class RunAgent:
                 return await self._storage.run(lambda uow: self._prepare_once(uow, agent_ref, request, token))
             except _Raced:
                 continue
-            except _Busy:
+            except _Busy as busy:
                 if time.monotonic() + pause > deadline:
                     raise Conflict(
                         f"the session is busy with another run (waited {self._session_wait:g} s)", code="session_busy"
                     ) from None
-            await asyncio.sleep(pause)
+                await self._turns.wait(busy.session_id, pause)
             pause = min(pause * 1.5, 0.05)
 
     async def _prepare_once(self, uow: UnitOfWork, agent_ref: str, request: RunRequest, token: str) -> _Prepared:
@@ -155,7 +180,7 @@ class RunAgent:
         session = await self._session(uow, agent, request, await self._user(uow, request))
         now = utcnow()
         if not await uow.sessions.claim_run(session.id, token, now, now + self._lease):
-            raise _Busy
+            raise _Busy(session.id)
         history = await uow.messages.last(session.id, request.message_limit) if request.message_limit else []
         user_message = Message(
             session_id=session.id,

@@ -1,45 +1,154 @@
-"""Requests/s of POST /api/v1/agents/{name}/run (echo model) over loopback, with wrk.
+"""Requests/s and latency of POST /api/v1/agents/{name}/run (echo model): agentkeep against its
+floor app, under wrk, in one run.
 
-Starts `agentkeep serve` on a fresh database (SQLite file, or a new PostgreSQL database), then drives
-it with wrk (2 threads, `--connections`). Two workloads:
+For each database kind, `agentkeep serve` and the floor (`python -m bench.floor`: the same statements
+on the raw driver, under the same uvicorn settings) each get a fresh database, prepared the same way
+(`bench.databases.prepare`), and run side by side: each is idle while wrk drives the other. Workloads:
 
-* `first-run`: every request sends no user and no session: a new user, a new session, two messages;
-* `session`: requests go round-robin over 256 named sessions, so each run reads a growing history.
+* `first-run`: no user and no session in the request: a new user, a new session, two messages;
+* `session`: round-robin over 256 named sessions, so each run reads a growing history (up to 50
+  messages). Each wrk thread starts half-way round from the other, so the requests in flight are
+  on different sessions, as they are when each conversation waits for its reply.
 
-wrk and the server share this machine's cores; the figures are for comparing runs on one machine.
-Run:  .venv/bin/python -m bench.http_run [--postgres URL] [--seconds 10] [--connections 32]
+Each workload is warmed up on each app (not measured), then measured `runs` times per app,
+alternating which app goes first; figures are medians over the runs, errors are summed. wrk and the
+servers share this machine's cores.
 """
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import json
 import os
 import re
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-import asyncpg
 import httpx
 
+from bench.databases import AGENT, asyncpg_dsn, postgres_database, prepare, sqlite_url
+
+APPS = ("agentkeep", "floor")
+WORKLOADS = ("first-run", "session")
+SESSIONS = 256
 KEY = "bench-key"
+ROOT = Path(__file__).resolve().parents[1]
 LUA = """
+local threads = 0
+function setup(thread)
+  thread:set("offset", threads * OFFSET)
+  threads = threads + 1
+end
 counter = 0
 request = function()
   counter = counter + 1
-  local body = '{"message_content": "hello there, how are you?"%s}'
   local extra = ""
-  if MODE == "session" then extra = string.format(', "session_name": "bench-%d"', counter % 256) end
-  return wrk.format("POST", "/api/v1/agents/assistant/run", nil, string.format(body, extra))
+  if MODE == "session" then
+    extra = string.format(', "session_name": "bench-%d"', (offset + counter) % SESSIONS)
+  end
+  local body = string.format('{"message_content": "hello there, how are you?"%s}', extra)
+  return wrk.format("POST", PATH, nil, body)
 end
 """
+
+
+@dataclass(frozen=True)
+class WrkSettings:
+    seconds: int
+    warmup: int
+    runs: int
+    threads: int = 2
+    connections: int = 32
+
+    def describe(self) -> str:
+        return (
+            f"wrk -t{self.threads} -c{self.connections} -d{self.seconds}s, {self.runs} run(s) after a"
+            f" {self.warmup} s warm-up, medians"
+        )
+
+
+def run_http(settings: WrkSettings, postgres_url: str | None) -> dict[str, Any]:
+    """{database: {workload: {app: figures}}} for SQLite, and PostgreSQL when a server URL is given."""
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        results["sqlite"] = measure({app: sqlite_url(Path(tmp), app) for app in APPS}, settings)
+    if postgres_url:
+        with postgres_database(postgres_url) as ours, postgres_database(postgres_url) as floor:
+            results["postgres"] = measure({"agentkeep": ours, "floor": floor}, settings)
+    return results
+
+
+def measure(urls: dict[str, str], settings: WrkSettings) -> dict[str, dict[str, dict[str, Any]]]:
+    """Both apps, each on its own freshly prepared database, side by side."""
+    for url in urls.values():
+        prepare(url)
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp, ExitStack() as servers:
+        workdir = Path(tmp)
+        ports = {app: servers.enter_context(server(app, url, workdir)) for app, url in urls.items()}
+        for workload in WORKLOADS:
+            script = workdir / f"{workload}.lua"
+            script.write_text(lua_script(workload, settings.threads))
+            for port in ports.values():
+                wrk(port, script, settings, settings.warmup)
+            samples: dict[str, list[dict[str, float]]] = {app: [] for app in ports}
+            for run in range(settings.runs):
+                for app in APPS if run % 2 == 0 else reversed(APPS):
+                    samples[app].append(wrk(ports[app], script, settings, settings.seconds))
+            results[workload] = {app: summary(runs) for app, runs in samples.items()}
+    return results
+
+
+def lua_script(workload: str, threads: int) -> str:
+    """wrk's request generator: each thread starts at its own offset in the round of sessions."""
+    path = f"/api/v1/agents/{AGENT}/run"
+    return f'MODE = "{workload}"\nSESSIONS = {SESSIONS}\nOFFSET = {SESSIONS // threads}\nPATH = "{path}"\n' + LUA
+
+
+def summary(runs: list[dict[str, float]]) -> dict[str, Any]:
+    medians = {key: statistics.median(run[key] for run in runs) for key in ("rps", "p50_ms", "p99_ms")}
+    errors = {key: int(sum(run[key] for run in runs)) for key in ("non_2xx", "socket_errors")}
+    return {**medians, **errors, "runs": runs}
+
+
+@contextmanager
+def server(app: str, url: str, workdir: Path) -> Iterator[int]:
+    """The app serving on a free loopback port, until the block ends."""
+    port = free_port()
+    if app == "agentkeep":
+        command = [str(Path(sys.executable).parent / "agentkeep"), "serve", "--port", str(port)]
+        env = {**os.environ, "AGENTKEEP_DATABASE_URL": url, "AGENTKEEP_API_KEY": KEY, "AGENTKEEP_LOG_FORMAT": "text"}
+    else:
+        floor_url = url if url.startswith("sqlite") else asyncpg_dsn(url)
+        command = [sys.executable, "-m", "bench.floor", "--database-url", floor_url, "--port", str(port)]
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    process = subprocess.Popen(command, cwd=workdir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_healthy(port, process)
+        yield port
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+
+
+def wait_healthy(port: int, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{' '.join(map(str, process.args))} did not start")  # type: ignore[arg-type]
 
 
 def free_port() -> int:
@@ -48,113 +157,43 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wrk(port: int, mode: str, seconds: int, connections: int, workdir: Path) -> dict[str, float]:
-    script = workdir / f"{mode}.lua"
-    script.write_text(f'MODE = "{mode}"\n' + LUA)
-    out = subprocess.run(
-        [
-            "wrk",
-            "-t2",
-            f"-c{connections}",
-            f"-d{seconds}s",
-            "--latency",
-            "-s",
-            str(script),
-            "-H",
-            f"X-API-Key: {KEY}",
-            "-H",
-            "Content-Type: application/json",
-            f"http://127.0.0.1:{port}",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    lat = dict(re.findall(r"\s+(50|99)%\s+([\d.]+\w+)", out))
-    return {"rps": rps, "p50": _ms(lat["50"]), "p99": _ms(lat["99"]), "non_2xx": int(errors.group(1)) if errors else 0}
+def wrk(port: int, script: Path, settings: WrkSettings, seconds: int) -> dict[str, float]:
+    command = [
+        "wrk",
+        f"-t{settings.threads}",
+        f"-c{settings.connections}",
+        f"-d{seconds}s",
+        "--latency",
+        "-s",
+        str(script),
+        "-H",
+        f"X-API-Key: {KEY}",
+        "-H",
+        "Content-Type: application/json",
+        f"http://127.0.0.1:{port}",
+    ]
+    return parse_wrk(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
+
+
+def parse_wrk(output: str) -> dict[str, float]:
+    """Requests/s, p50 and p99 in ms, non-2xx responses and socket errors from wrk's report."""
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    latency = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+\w+)\s*$", output, re.MULTILINE))
+    if rps is None or set(latency) != {"50", "99"}:
+        raise RuntimeError(f"cannot read wrk's report:\n{output}")
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    sockets = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    return {
+        "rps": float(rps.group(1)),
+        "p50_ms": _ms(latency["50"]),
+        "p99_ms": _ms(latency["99"]),
+        "non_2xx": int(non_2xx.group(1)) if non_2xx else 0,
+        "socket_errors": sum(int(n) for n in sockets.groups()) if sockets else 0,
+    }
 
 
 def _ms(text: str) -> float:
-    value, unit = re.match(r"([\d.]+)(\w+)", text).groups()  # type: ignore[union-attr]
-    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-
-
-def serve(url: str, port: int, workdir: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "AGENTKEEP_DATABASE_URL": url, "AGENTKEEP_API_KEY": KEY, "AGENTKEEP_LOG_FORMAT": "text"}
-    agentkeep = Path(sys.executable).parent / "agentkeep"
-    process = subprocess.Popen(
-        [str(agentkeep), "serve", "--port", str(port)],
-        cwd=workdir,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    process.kill()
-    raise RuntimeError("the server did not start")
-
-
-def measure(url: str, seconds: int, connections: int) -> dict[str, dict[str, float]]:
-    with tempfile.TemporaryDirectory() as tmp:
-        workdir = Path(tmp)
-        port = free_port()
-        process = serve(url, port, workdir)
-        try:
-            results = {}
-            for mode in ("first-run", "session"):
-                wrk(port, mode, 2, connections, workdir)  # warm-up
-                results[mode] = wrk(port, mode, seconds, connections, workdir)
-            return results
-        finally:
-            process.send_signal(signal.SIGTERM)
-            process.wait(timeout=30)
-
-
-async def new_database(url: str) -> tuple[str, str]:
-    name = f"bench_{uuid.uuid4().hex[:8]}"
-    connection = await asyncpg.connect(url.replace("+asyncpg", ""))
-    await connection.execute(f"CREATE DATABASE {name}")
-    await connection.close()
-    return url.rsplit("/", 1)[0] + "/" + name, name
-
-
-async def drop_database(url: str, name: str) -> None:
-    connection = await asyncpg.connect(url.replace("+asyncpg", ""))
-    await connection.execute(f"DROP DATABASE {name} WITH (FORCE)")
-    await connection.close()
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seconds", type=int, default=10)
-    parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--postgres", help="a PostgreSQL URL (a database is made and dropped on that server)")
-    args = parser.parse_args()
-    results = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        results["sqlite"] = measure(f"sqlite:///{tmp}/bench.db", args.seconds, args.connections)
-    if args.postgres:
-        url, name = asyncio.run(new_database(args.postgres))
-        try:
-            results["postgres"] = measure(url, args.seconds, args.connections)
-        finally:
-            asyncio.run(drop_database(args.postgres, name))
-    print(f"POST .../run, echo model, wrk -t2 -c{args.connections} -d{args.seconds}s on loopback (2 cores shared)")
-    print(f"{'database':<10} {'workload':<10} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}")
-    for db, by_mode in results.items():
-        for mode, r in by_mode.items():
-            print(f"{db:<10} {mode:<10} {r['rps']:>8.0f} {r['p50']:>8.2f} {r['p99']:>8.2f} {r['non_2xx']:>8}")
-    print(json.dumps(results))
-
-
-if __name__ == "__main__":
-    main()
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text)
+    if match is None:
+        raise RuntimeError(f"not a wrk duration: {text!r}")
+    return float(match.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}[match.group(2)]

@@ -11,6 +11,8 @@ from typing import Any, TypeVar
 import pytest
 from sqlalchemy import event
 
+from adapters.storage.sql.prepared import Prepared
+from adapters.storage.sql.unit_of_work import AsyncExecutor, SyncExecutor
 from domain.errors import Conflict, DomainError, NotFound
 from domain.models import Agent, AgentProfileMetadata, User
 from domain.paging import Paging
@@ -327,7 +329,10 @@ async def test_existing_message_and_memory_ids_are_those_stored(storage: Storage
 
 @contextmanager
 def statements(storage: Storage) -> Iterator[list[str]]:
-    """The SQL statements run while inside (an executemany counts once); none on memory."""
+    """The SQL statements run while inside (an executemany counts once); none on memory.
+
+    SQLAlchemy reports what runs through it; the executors hand `Prepared` statements to the
+    driver directly, so those are seen by wrapping their two methods (they call through)."""
     seen: list[str] = []
     engine: Any = getattr(storage, "engine", None)
     if engine is None:
@@ -338,9 +343,20 @@ def statements(storage: Storage) -> Iterator[list[str]]:
     def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         seen.append(statement)
 
+    def recording(method: Any) -> Any:
+        async def run(self: Any, query: Prepared, *args: Any) -> Any:
+            seen.append(query.compiled(self._dialect).sql)
+            return await method(self, query, *args)
+
+        return run
+
     event.listen(engine, "before_cursor_execute", record)
     try:
-        yield seen
+        with pytest.MonkeyPatch.context() as patch:
+            for executor in (SyncExecutor, AsyncExecutor):
+                for name in ("rows", "write"):
+                    patch.setattr(executor, name, recording(getattr(executor, name)))
+            yield seen
     finally:
         event.remove(engine, "before_cursor_execute", record)
 

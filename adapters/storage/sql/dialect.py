@@ -93,13 +93,14 @@ _NOUNS = {
 }
 
 
-def translate_integrity_error(error: IntegrityError) -> DomainError:
+def translate_integrity_error(error: IntegrityError | BaseException | None) -> DomainError:
     """The domain error an integrity violation means: a duplicate is a `Conflict` naming its field,
-    a missing parent a `NotFound`, a broken check `Invalid`."""
-    orig = error.orig
+    a missing parent a `NotFound`, a broken check `Invalid`. `error` is SQLAlchemy's, or the
+    driver's own (`sqlite3.IntegrityError`, asyncpg's)."""
+    orig = error.orig if isinstance(error, IntegrityError) else error
     sqlstate = getattr(orig, "sqlstate", None)
-    if sqlstate is not None:  # PostgreSQL (asyncpg)
-        cause = orig.__cause__ if orig is not None else None
+    if sqlstate is not None:  # PostgreSQL (asyncpg, under SQLAlchemy's wrapper or not)
+        cause = orig if hasattr(orig, "constraint_name") else (orig.__cause__ if orig is not None else None)
         name = getattr(cause, "constraint_name", None) or ""
         table = getattr(cause, "table_name", None) or ""
         if sqlstate == "23505":
@@ -120,10 +121,11 @@ def translate_integrity_error(error: IntegrityError) -> DomainError:
     return Invalid(f"the row breaks a rule of the database: {text}")
 
 
-def translate_data_error(error: DBAPIError) -> DomainError | None:
+def translate_data_error(error: DBAPIError | BaseException) -> DomainError | None:
     """PostgreSQL refuses some values SQLite stores (a NUL character in text or JSON, SQLSTATE class
     22): that is bad input, not a server error. None when the error is something else."""
-    sqlstate = getattr(error.orig, "sqlstate", None) or ""
+    orig = error.orig if isinstance(error, DBAPIError) else error
+    sqlstate = getattr(orig, "sqlstate", None) or ""
     if sqlstate.startswith("22"):
         return Invalid("a value cannot be stored by this database (a NUL character, or out of range)")
     return None

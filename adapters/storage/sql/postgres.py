@@ -1,5 +1,5 @@
 """PostgreSQL storage: asyncpg through SQLAlchemy's async engine, a pooled connection and one
-transaction per unit of work."""
+transaction per unit of work, opened on the asyncpg connection itself."""
 
 from __future__ import annotations
 
@@ -29,8 +29,15 @@ class PostgresStorage(RunsWork):
         connect_args: dict[str, Any] = {}
         if schema is not None:
             connect_args["server_settings"] = {"search_path": schema}
+        # AUTOCOMMIT: SQLAlchemy opens no transaction of its own; each unit of work opens one on
+        # the asyncpg connection, and SQLAlchemy's statements run inside it.
         self.engine: AsyncEngine = create_async_engine(
-            self.url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False, connect_args=connect_args
+            self.url,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            pool_pre_ping=False,
+            connect_args=connect_args,
+            isolation_level="AUTOCOMMIT",
         )
 
     @property
@@ -44,13 +51,16 @@ class PostgresStorage(RunsWork):
         except (OSError, OperationalError, SAInterfaceError) as e:
             raise StorageUnavailable(f"cannot reach {mask_url(self.url)}: {e}") from None
         try:
-            await connection.begin()
-            uow = SqlUnitOfWork(AsyncExecutor(connection), connection.commit, connection.rollback)
+            driver = (await connection.get_raw_connection()).driver_connection
+            assert driver is not None  # an open connection has its asyncpg connection
+            transaction = driver.transaction()
+            await transaction.start()
+            uow = SqlUnitOfWork(AsyncExecutor(connection, driver), transaction.commit, transaction.rollback)
             try:
                 yield uow
             finally:
                 if not uow.done:
-                    await connection.rollback()
+                    await transaction.rollback()
         finally:
             await connection.close()
 

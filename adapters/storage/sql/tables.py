@@ -65,6 +65,29 @@ class UtcDateTime(TypeDecorator[datetime]):
         stamp: datetime = value
         return stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
 
+    # On SQLite the two steps (ours, then the dialect's text format) are one C call each way;
+    # the text is the dialect's own, `YYYY-MM-DD HH:MM:SS.ffffff`, so it compares and sorts alike.
+    def bind_processor(self, dialect: Dialect) -> Any:
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+        return _sqlite_text
+
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Any:
+        if dialect.name != "sqlite":
+            return super().result_processor(dialect, coltype)
+        return _sqlite_stamp
+
+
+def _sqlite_text(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    utc = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return utc.replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _sqlite_stamp(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value).replace(tzinfo=UTC)
+
 
 # JSONB on PostgreSQL (indexable, compact); JSON text on SQLite. SQL NULL for Python None.
 Json = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")

@@ -3,9 +3,13 @@ that holds them, and `run(work)`."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import sqlite3
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from types import MappingProxyType
 from typing import Any, Protocol, TypeVar
 
+import asyncpg
 from sqlalchemy import Connection
 from sqlalchemy.engine import Result
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -13,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Executable
 
 from adapters.storage.sql.dialect import POSTGRES, SQLITE, translate_data_error, translate_integrity_error
+from adapters.storage.sql.prepared import Prepared
 from adapters.storage.sql.repositories import (
     SqlAgentBios,
     SqlAgents,
@@ -28,23 +33,38 @@ from domain.ports import AgentBios, Agents, Memories, Messages, ProfileMetadata,
 REVISION_QUERY = "SELECT version_num FROM alembic_version"
 
 T = TypeVar("T")
+#: No parameters.
+EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
 class Executor(Protocol):
-    """Runs one statement inside the current transaction; what the repositories are written on."""
+    """Runs statements inside the current transaction; what the repositories are written on.
+    `execute` takes any Core statement; `rows` and `write` take a `Prepared` one (the hot paths)."""
 
     dialect_name: str
 
     async def execute(self, statement: Executable, params: Any = None) -> Result[Any]: ...
 
+    async def rows(self, query: Prepared, params: Mapping[str, Any] = EMPTY) -> list[dict[str, Any]]:
+        """The rows a SELECT (or a statement with RETURNING) gives, as dicts."""
+        ...
+
+    async def write(self, query: Prepared, params: Mapping[str, Any] | Sequence[Mapping[str, Any]] = EMPTY) -> int:
+        """Run an INSERT, UPDATE or DELETE (an executemany for a list of parameter sets); the
+        number of rows it changed, -1 when the driver does not tell (an executemany on asyncpg)."""
+        ...
+
 
 class SyncExecutor:
-    """Executes on a sync SQLAlchemy connection, inline (SQLite)."""
+    """Executes on a sync SQLAlchemy connection, inline (SQLite); `Prepared` statements go to
+    the `sqlite3` connection underneath it directly, in the same transaction."""
 
     dialect_name = SQLITE
 
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
+        self._dialect = connection.dialect
+        self._driver: sqlite3.Connection = connection.connection.dbapi_connection  # type: ignore[assignment]
 
     async def execute(self, statement: Executable, params: Any = None) -> Result[Any]:
         try:
@@ -52,14 +72,37 @@ class SyncExecutor:
         except IntegrityError as e:
             raise translate_integrity_error(e) from None
 
+    async def rows(self, query: Prepared, params: Mapping[str, Any] = EMPTY) -> list[dict[str, Any]]:
+        compiled = query.compiled(self._dialect)
+        try:
+            cursor = self._driver.execute(compiled.sql, compiled.bind(params))
+        except sqlite3.IntegrityError as e:
+            raise translate_integrity_error(e) from None
+        return compiled.decode(cursor.fetchall())
+
+    async def write(self, query: Prepared, params: Mapping[str, Any] | Sequence[Mapping[str, Any]] = EMPTY) -> int:
+        compiled = query.compiled(self._dialect)
+        try:
+            if isinstance(params, Mapping):
+                cursor = self._driver.execute(compiled.sql, compiled.bind(params))
+            else:
+                cursor = self._driver.executemany(compiled.sql, [compiled.bind(p) for p in params])
+        except sqlite3.IntegrityError as e:
+            raise translate_integrity_error(e) from None
+        return cursor.rowcount
+
 
 class AsyncExecutor:
-    """Executes on an async SQLAlchemy connection (PostgreSQL over asyncpg)."""
+    """Executes on an async SQLAlchemy connection in autocommit mode (PostgreSQL over asyncpg),
+    inside the transaction the storage opened on the asyncpg connection underneath; `Prepared`
+    statements go to that asyncpg connection directly (its own prepared-statement cache)."""
 
     dialect_name = POSTGRES
 
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: AsyncConnection, driver: asyncpg.Connection) -> None:
         self._connection = connection
+        self._dialect = connection.dialect
+        self._driver = driver
 
     async def execute(self, statement: Executable, params: Any = None) -> Result[Any]:
         try:
@@ -71,6 +114,32 @@ class AsyncExecutor:
             if translated is None:
                 raise
             raise translated from None
+
+    async def rows(self, query: Prepared, params: Mapping[str, Any] = EMPTY) -> list[dict[str, Any]]:
+        compiled = query.compiled(self._dialect)
+        with _translated_asyncpg_errors():
+            return compiled.decode(await self._driver.fetch(compiled.sql, *compiled.bind(params)))
+
+    async def write(self, query: Prepared, params: Mapping[str, Any] | Sequence[Mapping[str, Any]] = EMPTY) -> int:
+        compiled = query.compiled(self._dialect)
+        with _translated_asyncpg_errors():
+            if not isinstance(params, Mapping):
+                await self._driver.executemany(compiled.sql, [compiled.bind(p) for p in params])
+                return -1  # asyncpg does not count the rows of an executemany
+            status = await self._driver.execute(compiled.sql, *compiled.bind(params))
+        # "UPDATE 3", "DELETE 0", "INSERT 0 1": the count is last.
+        return int(status.rsplit(" ", 1)[-1])
+
+
+@contextmanager
+def _translated_asyncpg_errors() -> Iterator[None]:
+    """asyncpg's integrity and data errors as domain errors (see `dialect.py`)."""
+    try:
+        yield
+    except asyncpg.IntegrityConstraintViolationError as e:
+        raise translate_integrity_error(e) from None
+    except asyncpg.DataError as e:
+        raise translate_data_error(e) or e from None
 
 
 class SqlUnitOfWork:

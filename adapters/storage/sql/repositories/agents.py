@@ -8,9 +8,11 @@ from collections.abc import Collection, Sequence
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, select
 
-from adapters.storage.sql.dialect import insert, upsert
+from adapters.storage.sql.dialect import insert
+from adapters.storage.sql.prepared import Prepared
+from adapters.storage.sql.repositories import bulk
 from adapters.storage.sql.repositories.base import SqlRepository, entity_columns, row_values
 from adapters.storage.sql.tables import agent as agents
 from adapters.storage.sql.tables import agent_persona_bios, user_agent_profile_metadata
@@ -21,18 +23,26 @@ from domain.patches import AgentBioPatch, AgentPatch, ProfileCounts
 from domain.values import utcnow
 
 _AGENT_ORDER = (agents.c.created_at, agents.c.id)
-# update_many sets every column from its parameters but these; the row is found by `b_id` (a
-# bind parameter may not share a column's name).
-_AGENT_KEPT = {"id", "created_at"}
-_UPDATE_AGENT = update(agents).where(agents.c.id == bindparam("b_id"))
+# update_many sets every column but these.
+_AGENT_KEPT = frozenset({"created_at"})
 
 bios = agent_persona_bios
 _BIO_COLUMNS = entity_columns(bios, AgentBio)
 # The newest bio is current; two of one microsecond are told apart by insertion order.
 _BIO_ORDER = (bios.c.created_at, bios.c.seq)
 
+_AGENT_BY_ID = Prepared(select(agents).where(agents.c.id == bindparam("id")))
+_AGENT_BY_NAME = Prepared(select(agents).where(agents.c.name == bindparam("name")))
+_LATEST_BIO = Prepared(
+    select(*_BIO_COLUMNS)
+    .where(bios.c.agent_id == bindparam("agent_id"))
+    .order_by(*(c.desc() for c in _BIO_ORDER))
+    .limit(1)
+)
+
 profiles = user_agent_profile_metadata
 _COUNTS = ("followers_count", "follows_count", "posts_count")
+_UPSERTED = (*_COUNTS, "updated_at")
 
 
 class SqlAgents(SqlRepository):
@@ -43,7 +53,7 @@ class SqlAgents(SqlRepository):
         return agent
 
     async def get(self, agent_id: str) -> Agent | None:
-        return await self._one(Agent, select(agents).where(agents.c.id == agent_id))
+        return await self._first(Agent, _AGENT_BY_ID, {"id": agent_id})
 
     async def get_many(self, agent_ids: Collection[str]) -> builtins.list[Agent]:
         return await self._all_in(Agent, select(agents), agents.c.id, agent_ids)
@@ -57,12 +67,11 @@ class SqlAgents(SqlRepository):
 
     async def update_many(self, batch: Sequence[Agent]) -> None:
         if batch:
-            # One executemany; the SET clause is every key of the parameters but `b_id`.
-            rows = [{"b_id": a.id, **row_values(a, exclude=_AGENT_KEPT)} for a in batch]
-            await self._x.execute(_UPDATE_AGENT, rows)
+            # One executemany of UPDATE ... SET every column but `id` and `created_at`.
+            await self._x.write(bulk.update_by_id(agents, Agent, _AGENT_KEPT), bulk.parameters(batch))
 
     async def get_by_name(self, name: str) -> Agent | None:
-        return await self._one(Agent, select(agents).where(agents.c.name == name.lower()))
+        return await self._first(Agent, _AGENT_BY_NAME, {"name": name.lower()})
 
     async def resolve(self, id_or_name: str) -> Agent | None:
         if is_agent_id(id_or_name):
@@ -102,9 +111,7 @@ class SqlAgentBios(SqlRepository):
         await self._insert_many(batch)
 
     async def latest(self, agent_id: str) -> AgentBio | None:
-        newest = [c.desc() for c in _BIO_ORDER]
-        stmt = select(*_BIO_COLUMNS).where(bios.c.agent_id == agent_id).order_by(*newest).limit(1)
-        return await self._one(AgentBio, stmt)
+        return await self._first(AgentBio, _LATEST_BIO, {"agent_id": agent_id})
 
     async def list(self, agent_id: str, paging: Paging) -> tuple[list[AgentBio], int]:
         where = [bios.c.agent_id == agent_id]
@@ -132,8 +139,8 @@ class SqlProfileMetadata(SqlRepository):
         if rows:
             # One executemany of INSERT ... ON CONFLICT (agent_id) DO UPDATE SET the counts and
             # `updated_at`: a stored row keeps its id and `created_at`.
-            stmt = upsert(profiles, self._dialect, ["agent_id"], [*_COUNTS, "updated_at"])
-            await self._x.execute(stmt, [row_values(row) for row in rows])
+            stmt = bulk.upsert_all(profiles, AgentProfileMetadata, self._dialect, ("agent_id",), _UPSERTED)
+            await self._x.write(stmt, bulk.parameters(rows))
 
     async def upsert(
         self, metadata: AgentProfileMetadata, counts: ProfileCounts | None = None

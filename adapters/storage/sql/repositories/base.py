@@ -8,11 +8,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from pydantic import BaseModel
 from sqlalchemy import ColumnElement, Select, Table, func, select, update
 
+from adapters.storage.sql.repositories import bulk
 from domain.paging import Paging
 from domain.patches import Patch
 from domain.values import utcnow
 
 if TYPE_CHECKING:
+    from adapters.storage.sql.prepared import Prepared
     from adapters.storage.sql.unit_of_work import Executor
 
 M = TypeVar("M", bound=BaseModel)
@@ -55,6 +57,15 @@ class SqlRepository:
     async def _all(self, model: type[M], stmt: Select[Any]) -> list[M]:
         return [model.model_validate(dict(row)) for row in (await self._x.execute(stmt)).mappings()]
 
+    async def _first(self, model: type[M], query: Prepared, params: Mapping[str, Any]) -> M | None:
+        """The first row of a prepared query as `model`; None when there is none."""
+        rows = await self._x.rows(query, params)
+        return model.model_validate(rows[0]) if rows else None
+
+    async def _every(self, model: type[M], query: Prepared, params: Mapping[str, Any]) -> list[M]:
+        """Every row of a prepared query as `model`."""
+        return [model.model_validate(row) for row in await self._x.rows(query, params)]
+
     async def _all_in(self, model: type[M], rows: Select[Any], column: Any, keys: Collection[Any]) -> list[M]:
         """The `model` rows of `rows` whose `column` is one of `keys`: one IN list, none when empty."""
         if not keys:
@@ -69,11 +80,11 @@ class SqlRepository:
         return set((await self._x.execute(stmt)).scalars())
 
     async def _insert_many(self, rows: Sequence[BaseModel]) -> None:
-        """Insert every entity in the given order: one executemany of a Core INSERT, none when
-        empty. The first bad row raises (translated by the executor); the unit of work is then
-        left, which rolls the rows before it back."""
+        """Insert every entity (all of one model) in the given order: one executemany of an
+        INSERT built once (`bulk.py`), none when empty. The first bad row raises (translated by
+        the executor); the unit of work is then left, which rolls the rows before it back."""
         if rows:
-            await self._x.execute(self.table.insert(), [row_values(row) for row in rows])
+            await self._x.write(bulk.insert_all(self.table, type(rows[0])), bulk.parameters(rows))
 
     async def _patch(
         self, model: type[M], key: ColumnElement[bool], patch: Patch, *, columns: Sequence[Any] | None = None

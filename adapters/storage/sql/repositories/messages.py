@@ -9,9 +9,10 @@ import uuid
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
-from adapters.storage.sql.dialect import insert_ignoring
+from adapters.storage.sql.dialect import POSTGRES, SQLITE, insert_ignoring
+from adapters.storage.sql.prepared import Prepared, insert_row
 from adapters.storage.sql.repositories.base import SqlRepository, entity_columns, row_values
 from adapters.storage.sql.tables import messages, system_prompts
 from domain.models import Message
@@ -25,9 +26,35 @@ _ROWS = select(*entity_columns(messages, Message), system_prompts.c.text.label("
 )
 
 
+_MESSAGE_COLUMNS = [c.name for c in messages.c if c.name != "seq"]
+_ADD = Prepared(insert_row(messages, _MESSAGE_COLUMNS))
+_BY_ID = Prepared(_ROWS.where(messages.c.id == bindparam("id")))
+# Newest first, so the (session_id, created_at, seq) index stops after `limit` rows.
+_LAST = Prepared(
+    _ROWS.where(messages.c.session_id == bindparam("session_id"))
+    .order_by(*(c.desc() for c in _ORDER))
+    .limit(bindparam("limit"))
+)
+
+
 def prompt_id(text: str) -> str:
     """The key of a system prompt: the SHA-256 of its text, in hex."""
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+_ADD_PROMPT = {
+    dialect: Prepared(
+        insert_ignoring(system_prompts, dialect, ["id"]).values(
+            id=bindparam("id"), text=bindparam("text"), created_at=bindparam("created_at")
+        )
+    )
+    for dialect in (SQLITE, POSTGRES)
+}
+
+
+def _add_prompt(dialect: str) -> Prepared:
+    """INSERT a system prompt unless its key is stored (the upsert differs per dialect)."""
+    return _ADD_PROMPT[dialect]
 
 
 def _row(message: Message) -> dict[str, Any]:
@@ -53,12 +80,12 @@ class SqlMessages(SqlRepository):
             now = utcnow()
             # In key order, so two transactions adding the same new prompts cannot deadlock.
             rows = [{"id": key, "text": text, "created_at": now} for key, text in sorted(prompts.items())]
-            await self._x.execute(insert_ignoring(system_prompts, self._dialect, ["id"]), rows)
+            await self._x.write(_add_prompt(self._dialect), rows)
         # One executemany: the rows get their `seq` in the order of `batch`.
-        await self._x.execute(messages.insert(), [_row(m) for m in batch])
+        await self._x.write(_ADD, [_row(m) for m in batch])
 
     async def get(self, message_id: uuid.UUID) -> Message | None:
-        return await self._one(Message, _ROWS.where(messages.c.id == message_id))
+        return await self._first(Message, _BY_ID, {"id": message_id})
 
     async def existing_ids(self, message_ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
         return await self._present(messages.c.id, message_ids)
@@ -74,10 +101,7 @@ class SqlMessages(SqlRepository):
     async def last(self, session_id: uuid.UUID, limit: int) -> builtins.list[Message]:
         if limit <= 0:
             return []
-        # Newest first, so the (session_id, created_at, seq) index stops after `limit` rows.
-        newest = [c.desc() for c in _ORDER]
-        stmt = _ROWS.where(messages.c.session_id == session_id).order_by(*newest).limit(limit)
-        return list(reversed(await self._all(Message, stmt)))
+        return list(reversed(await self._every(Message, _LAST, {"session_id": session_id, "limit": limit})))
 
     async def update(self, message_id: uuid.UUID, patch: MessagePatch) -> Message | None:
         if patch:

@@ -8,9 +8,10 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, literal, or_, select, update
+from sqlalchemy import bindparam, case, func, literal, or_, select, update
 
 from adapters.storage.sql.dialect import insert_ignoring
+from adapters.storage.sql.prepared import Prepared, insert_row
 from adapters.storage.sql.repositories.base import SqlRepository, entity_columns, row_values
 from adapters.storage.sql.tables import sessions
 from domain.models import Session
@@ -22,17 +23,34 @@ _ORDER = (sessions.c.created_at, sessions.c.id)
 # The run lease (`run_token`, `run_until`) is storage-only: never part of the entity.
 _COLUMNS = entity_columns(sessions, Session)
 _ROWS = select(*_COLUMNS)
+_ADD = Prepared(insert_row(sessions, [c.name for c in _COLUMNS]))
+_BY_ID = Prepared(_ROWS.where(sessions.c.id == bindparam("id")))
+_BY_NAME = Prepared(_ROWS.where(sessions.c.name == bindparam("name")))
+# Take the run lease when nobody holds it or its holder's time is up; give it back by its token.
+_CLAIM = Prepared(
+    update(sessions)
+    .where(
+        sessions.c.id == bindparam("b_id"),
+        or_(sessions.c.run_token.is_(None), sessions.c.run_until < bindparam("now")),
+    )
+    .values(run_token=bindparam("token"), run_until=bindparam("until"))
+)
+_RELEASE = Prepared(
+    update(sessions)
+    .where(sessions.c.id == bindparam("b_id"), sessions.c.run_token == bindparam("token"))
+    .values(run_token=None, run_until=None)
+)
 
 
 class SqlSessions(SqlRepository):
     table = sessions
 
     async def add(self, session: Session) -> Session:
-        await self._x.execute(sessions.insert().values(**row_values(session)))
+        await self._x.write(_ADD, row_values(session))
         return session
 
     async def get(self, session_id: uuid.UUID) -> Session | None:
-        return await self._one(Session, _ROWS.where(sessions.c.id == session_id))
+        return await self._first(Session, _BY_ID, {"id": session_id})
 
     async def get_many(self, session_ids: Collection[uuid.UUID]) -> builtins.list[Session]:
         return await self._all_in(Session, _ROWS, sessions.c.id, session_ids)
@@ -44,7 +62,7 @@ class SqlSessions(SqlRepository):
         await self._insert_many(batch)
 
     async def get_by_name(self, name: str) -> Session | None:
-        return await self._one(Session, _ROWS.where(sessions.c.name == name))
+        return await self._first(Session, _BY_NAME, {"name": name})
 
     async def get_or_create_by_name(self, session: Session) -> tuple[Session, bool]:
         if session.name is None:
@@ -90,11 +108,8 @@ class SqlSessions(SqlRepository):
         return await self._delete(sessions.c.id == session_id)
 
     async def claim_run(self, session_id: uuid.UUID, token: str, now: datetime, until: datetime) -> bool:
-        free = or_(sessions.c.run_token.is_(None), sessions.c.run_until < now)
-        stmt = update(sessions).where(sessions.c.id == session_id, free).values(run_token=token, run_until=until)
-        result: Any = await self._x.execute(stmt)
-        return bool(result.rowcount)
+        params = {"b_id": session_id, "now": now, "token": token, "until": until}
+        return bool(await self._x.write(_CLAIM, params))
 
     async def release_run(self, session_id: uuid.UUID, token: str) -> None:
-        held = (sessions.c.id == session_id, sessions.c.run_token == token)
-        await self._x.execute(update(sessions).where(*held).values(run_token=None, run_until=None))
+        await self._x.write(_RELEASE, {"b_id": session_id, "token": token})

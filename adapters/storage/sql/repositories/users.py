@@ -6,9 +6,10 @@ import builtins
 import uuid
 from collections.abc import Collection, Sequence
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from adapters.storage.sql.dialect import insert_ignoring
+from adapters.storage.sql.prepared import Prepared, insert_row
 from adapters.storage.sql.repositories.base import SqlRepository, row_values
 from adapters.storage.sql.tables import users
 from domain.models import User
@@ -16,17 +17,20 @@ from domain.paging import Paging
 from domain.patches import UserPatch
 
 _ORDER = (users.c.created_at, users.c.id)
+_ADD = Prepared(insert_row(users))
+_BY_ID = Prepared(select(users).where(users.c.id == bindparam("id")))
+_BY_EMAIL = Prepared(select(users).where(users.c.email == bindparam("email")))
 
 
 class SqlUsers(SqlRepository):
     table = users
 
     async def add(self, user: User) -> User:
-        await self._x.execute(users.insert().values(**row_values(user)))
+        await self._x.write(_ADD, row_values(user))
         return user
 
     async def get(self, user_id: uuid.UUID) -> User | None:
-        return await self._one(User, select(users).where(users.c.id == user_id))
+        return await self._first(User, _BY_ID, {"id": user_id})
 
     async def get_many(self, user_ids: Collection[uuid.UUID]) -> builtins.list[User]:
         return await self._all_in(User, select(users), users.c.id, user_ids)
@@ -39,7 +43,7 @@ class SqlUsers(SqlRepository):
         await self._insert_many(batch)
 
     async def get_by_email(self, email: str) -> User | None:
-        return await self._one(User, select(users).where(users.c.email == email.lower()))
+        return await self._first(User, _BY_EMAIL, {"email": email.lower()})
 
     async def get_or_create(self, user: User) -> tuple[User, bool]:
         stmt = insert_ignoring(users, self._dialect, ["id"]).values(**row_values(user)).returning(users.c.id)
