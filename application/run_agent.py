@@ -177,11 +177,12 @@ class RunAgent:
             raise NotFound(f"no agent {agent_ref!r}", key="agent_id_or_name")
         if not agent.active:
             raise Conflict(f"agent {agent.name!r} is inactive", code="agent_inactive", key="agent_id_or_name")
-        session = await self._session(uow, agent, request, await self._user(uow, request))
+        session, new = await self._session(uow, agent, request, await self._user(uow, request))
         now = utcnow()
         if not await uow.sessions.claim_run(session.id, token, now, now + self._lease):
             raise _Busy(session.id)
-        history = await uow.messages.last(session.id, request.message_limit) if request.message_limit else []
+        read_history = request.message_limit and not new  # a session made just now has none
+        history = await uow.messages.last(session.id, request.message_limit) if read_history else []
         user_message = Message(
             session_id=session.id,
             user_id=session.user_id,
@@ -215,8 +216,11 @@ class RunAgent:
         assert updated is not None
         return updated
 
-    async def _session(self, uow: UnitOfWork, agent: Agent, request: RunRequest, user: User | None) -> Session:
-        """The run's session (SPEC §3 step 3): it must belong to this user and agent and be open."""
+    async def _session(
+        self, uow: UnitOfWork, agent: Agent, request: RunRequest, user: User | None
+    ) -> tuple[Session, bool]:
+        """The run's session (SPEC §3 step 3), and whether it is new: a found one must belong to
+        this user and agent and be open."""
         if request.session_id is not None:
             session = await uow.sessions.get(request.session_id)
             if session is None:
@@ -229,16 +233,19 @@ class RunAgent:
                     name=request.session_name, user_id=owner.id, agent_id=agent.id, platform=request.session_origin
                 )
                 session, created = await uow.sessions.get_or_create_by_name(new)
-                if not created and user is None:
+                if created:
+                    return session, True
+                if user is None:
                     raise _Raced  # our new user would be left behind: start over and join theirs
         else:
             owner = user or await uow.users.add(User())
-            return await uow.sessions.add(Session(user_id=owner.id, agent_id=agent.id, platform=request.session_origin))
+            new = Session(user_id=owner.id, agent_id=agent.id, platform=request.session_origin)
+            return await uow.sessions.add(new), True
         if (user is not None and session.user_id != user.id) or session.agent_id != agent.id:
             raise Conflict("the session belongs to another user or agent", code="session_owner_mismatch", key="session")
         if session.finished_at is not None:
             raise Conflict("the session is finished", code="session_finished", key="session")
-        return session
+        return session, False
 
     async def _system_prompt(self, uow: UnitOfWork, agent: Agent, session: Session, override: str | None) -> str:
         bio = None

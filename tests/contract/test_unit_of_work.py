@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 
+from adapters.storage.memory import MemoryStorage
 from domain.errors import Conflict
 from domain.paging import Paging
 from domain.ports import Storage, UnitOfWork
@@ -102,3 +108,38 @@ async def test_a_stored_row_does_not_change_with_the_value_it_was_written_from(s
     again = await storage.run(lambda uow: uow.users.get(user.id))
     assert again is not None
     assert again.user_data == {"tags": ["a"]}
+
+
+async def test_concurrent_units_of_work_keep_exactly_the_committed_ones(storage: Storage) -> None:
+    # SQLite commits units of work that run alongside in one transaction (a savepoint each): one
+    # that fails must take only its own writes with it, and no other.
+    users = [a_user() for _ in range(30)]
+
+    async def work(index: int) -> None:
+        async def write(uow: UnitOfWork) -> None:
+            await uow.users.add(users[index])
+            if index % 3 == 0:
+                raise Boom
+
+        with contextlib.suppress(Boom):
+            await storage.run(write)
+
+    await asyncio.gather(*(work(i) for i in range(len(users))))
+
+    kept = {u.id for u in (await storage.run(lambda uow: uow.users.list(Paging(page_size=100))))[0]}
+    assert kept == {u.id for i, u in enumerate(users) if i % 3}
+
+
+async def test_a_unit_of_work_is_committed_when_it_returns(storage: Storage, make_storage: Callable[[], Any]) -> None:
+    # Seen at once by another storage on the same database: `run` returned after the commit, not
+    # before (SQLite's group commit must not answer early).
+    if not hasattr(storage, "create_schema") or isinstance(storage, MemoryStorage):
+        pytest.skip("a memory storage has no database to share")
+    other = make_storage()
+    try:
+        users = [a_user() for _ in range(10)]
+        await asyncio.gather(*(add(storage, u) for u in users))
+        for user in users:
+            assert await other.run(lambda uow, user=user: uow.users.get(user.id)) == user
+    finally:
+        await other.close()

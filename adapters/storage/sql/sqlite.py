@@ -99,7 +99,7 @@ class SqliteStorage(RunsWork):
             driver.execute("ROLLBACK TO uow")
             driver.execute("RELEASE uow")
         else:  # SQLite rolled the whole transaction back itself (a full disk, an I/O error)
-            self._commit_group()
+            self._end_group(StorageUnavailable("the database rolled the transaction back"))
 
     def _end_turn(self) -> None:
         """Leave the group open for the units of work ready to run, with a flush queued behind
@@ -117,19 +117,24 @@ class SqliteStorage(RunsWork):
                 self._commit_group()
 
     def _commit_group(self) -> None:
-        group, self._group = self._group, None
-        if group is None:
+        if self._group is None:
             return
-        connection = self._connect()
         try:
-            connection.commit()
+            self._connect().commit()
         except Exception as e:
-            connection.rollback()
             error = e.orig if isinstance(e, DBAPIError) else e
-            group.committed.set_exception(StorageUnavailable(f"the commit failed: {error}"))
-            group.committed.add_done_callback(lambda f: f.exception())  # retrieved even if all failed
+            self._end_group(StorageUnavailable(f"the commit failed: {error}"))
             return
-        group.committed.set_result(None)
+        self._group.committed.set_result(None)
+        self._group = None
+
+    def _end_group(self, error: StorageUnavailable) -> None:
+        """The group's transaction is lost: roll back what is left, and tell every member."""
+        group, self._group = self._group, None
+        self._connect().rollback()
+        if group is not None:
+            group.committed.set_exception(error)
+            group.committed.add_done_callback(lambda f: f.exception())  # retrieved even if all failed
 
     async def _begin_immediate(self, connection: Connection) -> None:
         connection.begin()

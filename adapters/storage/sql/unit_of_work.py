@@ -122,6 +122,8 @@ class AsyncExecutor:
 
     async def write(self, query: Prepared, params: Mapping[str, Any] | Sequence[Mapping[str, Any]] = EMPTY) -> int:
         compiled = query.compiled(self._dialect)
+        if not isinstance(params, Mapping) and len(params) == 1:
+            params = params[0]  # an executemany costs asyncpg more than one execute
         with _translated_asyncpg_errors():
             if not isinstance(params, Mapping):
                 await self._driver.executemany(compiled.sql, [compiled.bind(p) for p in params])
