@@ -1,7 +1,7 @@
 # make serve   the service on http://127.0.0.1:8000 (SQLite ./agentkeep.db unless AGENTKEEP_DATABASE_URL)
 # make test    the whole test suite; PostgreSQL tests run when a server is reachable
 # make lint    ruff, mypy, import-linter: what .ci/run checks
-# make bench   the benchmarks of SPEC §8 against their bars (about half an hour; needs wrk, installed if it can be)
+# make bench   the benchmarks of SPEC §8 against their bars (20-30 minutes; needs wrk, installed if it can be)
 # make bench-smoke   the same, tiny (under 2 minutes): the benchmarks work; figures in a temp dir
 #
 # Each target creates .venv (Python 3.11+) and installs the project into it when needed.

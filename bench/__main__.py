@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from adapters.storage.sql.dialect import mask_url
 from bench.history import PER_SESSION, WARMUP, run_history
 from bench.http_run import WrkSettings, run_http
 from bench.report import Row, history_rows, http_rows, migrate_rows, table, write_json, write_plot
@@ -49,7 +50,8 @@ class Plan:
     wrk: WrkSettings
     history_sizes: list[int]
     history_reads: int
-    migrate_profiles: tuple[int, str]  # profiles timed, profile counts whose peak RSS is measured
+    migrate_profiles: int
+    migrate_rss: str  # the profile counts whose peak RSS is measured
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Plan:
@@ -62,7 +64,8 @@ class Plan:
             wrk=WrkSettings(seconds=args.seconds or (1 if quick else 10), warmup=1 if quick else 2, runs=runs),
             history_sizes=[1_000, 10_000] if quick else [10_000, 100_000, 1_000_000],
             history_reads=100 if quick else 1000,
-            migrate_profiles=(2_000, "2000") if quick else (100_000, "100000,1000000"),
+            migrate_profiles=2_000 if quick else 100_000,
+            migrate_rss="2000" if quick else "100000,1000000",
         )
 
 
@@ -76,10 +79,19 @@ def main() -> None:
     plan = Plan.from_args(args)
     report: dict[str, Any] = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "load_average": os.getloadavg(),  # other work on the machine when the run began
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+        },
         "quick": plan.quick,
     }
-    notes = [] if plan.postgres else ["PostgreSQL: skipped (no --postgres URL and no AGENTKEEP_TEST_POSTGRES_URL)"]
+    notes = [
+        f"PostgreSQL: on {mask_url(plan.postgres)}, a database made and dropped per measurement"
+        if plan.postgres
+        else "PostgreSQL: skipped (no --postgres URL and no AGENTKEEP_TEST_POSTGRES_URL)"
+    ]
     rows: list[Row] = []
     for part in PARTS:
         if part in parts:
@@ -96,10 +108,9 @@ def main() -> None:
 def measure_http(plan: Plan) -> tuple[Any, list[Row], str]:
     _progress("http: agentkeep serve and the floor app under wrk")
     figures = run_http(plan.wrk, plan.postgres)
-    cores = os.cpu_count()
     note = (
         f"run-agent: POST /api/v1/agents/assistant/run, echo model, {plan.wrk.describe()};"
-        f" wrk and the servers share this machine's {cores} cores: the figures compare apps, not machines"
+        f" wrk and the servers share this machine's {os.cpu_count()} cores: the figures compare apps, not machines"
     )
     return figures, http_rows(figures), note
 
@@ -116,7 +127,7 @@ def measure_history(plan: Plan) -> tuple[Any, list[Row], str]:
 
 def measure_migrate(plan: Plan) -> tuple[Any, list[Row], str]:
     _progress("migrate: bench.migrate_agents")
-    figures = run_migrate(*plan.migrate_profiles, runs=plan.runs, keep_previous=plan.quick)
+    figures = run_migrate(plan.migrate_profiles, plan.migrate_rss, runs=plan.runs, keep_previous=plan.quick)
     return figures, migrate_rows(figures), f"migrate-agents on SQLite: median of {plan.runs} run(s)"
 
 

@@ -26,7 +26,7 @@ from typing import Any
 
 import asyncpg
 
-from adapters.storage.sql.database import open_storage
+from adapters.storage.sql.database import PostgresStorage, SqliteStorage, open_storage
 from bench.databases import AGENT, asyncpg_dsn, postgres_database, prepare, sqlite_url
 
 PER_SESSION = 1000
@@ -165,12 +165,19 @@ async def median_read_ms(targets: list[tuple[str, uuid.UUID]], reads: int) -> li
     try:
         for read in range(WARMUP + reads):
             for (storage, session), spent in zip(storages, times, strict=True):
-                started = time.perf_counter()
-                messages = await storage.run(lambda uow, session=session: uow.messages.last(session, HISTORY))
+                seconds = await timed_read(storage, session)
                 if read >= WARMUP:
-                    spent.append(time.perf_counter() - started)
-                assert len(messages) == HISTORY
+                    spent.append(seconds)
         return [statistics.median(spent) * 1000 for spent in times]
     finally:
         for storage, _ in storages:
             await storage.close()
+
+
+async def timed_read(storage: SqliteStorage | PostgresStorage, session_id: uuid.UUID) -> float:
+    """Seconds to read the session's last 50 messages through agentkeep's storage port."""
+    started = time.perf_counter()
+    messages = await storage.run(lambda uow: uow.messages.last(session_id, HISTORY))
+    spent = time.perf_counter() - started
+    assert len(messages) == HISTORY
+    return spent

@@ -130,25 +130,29 @@ def server(app: str, url: str, workdir: Path) -> Iterator[int]:
         floor_url = url if url.startswith("sqlite") else asyncpg_dsn(url)
         command = [sys.executable, "-m", "bench.floor", "--database-url", floor_url, "--port", str(port)]
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    process = subprocess.Popen(command, cwd=workdir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = workdir / f"{app}.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(command, cwd=workdir, env=env, stdout=output, stderr=subprocess.STDOUT)
     try:
-        wait_healthy(port, process)
+        if not healthy(port, process):
+            raise RuntimeError(f"{app} did not start: {' '.join(command)}\n{log.read_text()[-2000:]}")
         yield port
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
 
 
-def wait_healthy(port: int, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
+def healthy(port: int, process: subprocess.Popen[bytes], timeout: float = 60) -> bool:
+    """Whether the server answers GET /health with 200 before it exits or `timeout` runs out."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and process.poll() is None:
         try:
             if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                return
+                return True
         except httpx.HTTPError:
             pass
         time.sleep(0.2)
-    raise RuntimeError(f"{' '.join(map(str, process.args))} did not start")  # type: ignore[arg-type]
+    return False
 
 
 def free_port() -> int:

@@ -90,9 +90,9 @@ def aiosqlite_turn(db: aiosqlite.Connection, agent_id: str, session_id: uuid.UUI
         async with db.execute(
             "SELECT * FROM messages WHERE session_id = ? ORDER BY created_at DESC, seq DESC LIMIT ?", (sid, HISTORY)
         ) as c:
-            rows = await c.fetchall()
+            rows = list(await c.fetchall())
         assert session is not None and len(rows) == HISTORY
-        now = datetime.now(UTC).replace(tzinfo=None).isoformat(sep=" ")
+        now = datetime.now(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
         for role in ("user", "assistant"):
             await db.execute(
                 insert, (uuid.uuid4().hex, sid, session[1], agent_id, role, "hello", "text", "[]", "[]", "{}", now)

@@ -42,7 +42,8 @@ async def open_floor(url: str) -> Floor:
 
 @post("/api/v1/agents/{name:str}/run", status_code=200)
 async def run(name: str, data: RunBody, state: State) -> dict[str, Any]:
-    result = await state.floor.run(name, data.message_content, data.session_name)
+    floor: Floor = state.floor
+    result = await floor.run(name, data.message_content, data.session_name)
     if result is None:
         raise NotFoundException(f"no agent {name!r}")
     return result

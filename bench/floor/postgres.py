@@ -59,8 +59,9 @@ class PostgresFloor:
         if session_name is not None:
             session = await db.fetchrow("SELECT * FROM sessions WHERE name = $1", session_name)
         if session is None:
-            session = await self._new_session(db, agent["id"], session_name)
-        history = [decoded(row) for row in await db.fetch(_LAST, session["id"], HISTORY)]
+            session, history = await self._new_session(db, agent["id"], session_name), []  # a new session has none
+        else:
+            history = [decoded(row) for row in await db.fetch(_LAST, session["id"], HISTORY)]
         usage = echo_usage(text, history)
         ids = (uuid.uuid4(), uuid.uuid4())
         common = (session["id"], session["user_id"], agent["id"])

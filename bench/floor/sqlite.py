@@ -61,8 +61,9 @@ class SqliteFloor:
         if session_name is not None:
             session = self._db.execute("SELECT * FROM sessions WHERE name = ?", (session_name,)).fetchone()
         if session is None:
-            session = self._new_session(agent["id"], session_name)
-        history = [decoded(row) for row in self._db.execute(_LAST, (session["id"], HISTORY))]
+            session, history = self._new_session(agent["id"], session_name), []  # a new session has none
+        else:
+            history = [decoded(row) for row in self._db.execute(_LAST, (session["id"], HISTORY))]
         usage = echo_usage(text, history)
         ids = (uuid.uuid4(), uuid.uuid4())
         common = (session["id"], session["user_id"], agent["id"])

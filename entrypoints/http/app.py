@@ -7,6 +7,7 @@ environment); tests pass a container of their own.
 
 from __future__ import annotations
 
+import gc
 import logging
 from typing import Any
 
@@ -51,6 +52,13 @@ def build_litestar(container: Container) -> Litestar:
 
         return await health_response(container)
 
+    def freeze_startup_objects() -> None:
+        # Everything built so far (modules, schemas, routes) lives as long as the process: keep
+        # it out of the collector's reach, or each full collection walks it all (100+ ms pauses
+        # under load, measured).
+        gc.collect()
+        gc.freeze()
+
     async def close_storage() -> None:
         await container.storage().close()
         await container.models().aclose()
@@ -59,6 +67,7 @@ def build_litestar(container: Container) -> Litestar:
         route_handlers=[api, health],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         request_max_body_size=settings.max_body,
+        on_startup=[freeze_startup_objects],
         on_shutdown=[close_storage],
         openapi_config=OpenAPIConfig(
             title="agentkeep",

@@ -55,6 +55,7 @@ def _two_turns(url: str, floor_url: str) -> tuple[list[Any], list[Any]]:
             await floor.close()
         storage = open_storage(url)
         try:
+            assert answers[0] is not None
             session_id = uuid.UUID(answers[0]["session_id"])
             history = await storage.run(lambda uow: uow.messages.last(session_id, 50))
         finally:

@@ -57,6 +57,16 @@ def _add_prompt(dialect: str) -> Prepared:
     return _ADD_PROMPT[dialect]
 
 
+# PostgreSQL: a reply and its prompt in one statement (a round trip costs more than the SQL).
+_ADD_WITH_PROMPT = Prepared(
+    insert_row(messages, _MESSAGE_COLUMNS).add_cte(
+        insert_ignoring(system_prompts, POSTGRES, ["id"])
+        .values(id=bindparam("system_prompt_id"), text=bindparam("prompt_text"), created_at=bindparam("created_at"))
+        .cte("stored_prompt")
+    )
+)
+
+
 def _row(message: Message) -> dict[str, Any]:
     prompt = message.system_prompt
     return {
@@ -74,6 +84,9 @@ class SqlMessages(SqlRepository):
 
     async def add_many(self, batch: Sequence[Message]) -> None:
         if not batch:
+            return
+        if self._dialect == POSTGRES and len(batch) == 1 and batch[0].system_prompt is not None:
+            await self._x.write(_ADD_WITH_PROMPT, {**_row(batch[0]), "prompt_text": batch[0].system_prompt})
             return
         prompts = {prompt_id(m.system_prompt): m.system_prompt for m in batch if m.system_prompt is not None}
         if prompts:
