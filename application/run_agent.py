@@ -29,7 +29,7 @@ from domain.errors import Conflict, NotFound
 from domain.ids import UserId
 from domain.models import Agent, Message, Session, ToolCall, ToolOutput, Usage, User
 from domain.patches import UserPatch
-from domain.ports import Storage, UnitOfWork
+from domain.ports import RunLease, Storage, UnitOfWork
 from domain.values import Email, JsonObject, Label, ReadMode, Role, Text, utcnow
 
 MAX_MESSAGE = 100_000
@@ -177,11 +177,13 @@ class RunAgent:
             raise NotFound(f"no agent {agent_ref!r}", key="agent_id_or_name")
         if not agent.active:
             raise Conflict(f"agent {agent.name!r} is inactive", code="agent_inactive", key="agent_id_or_name")
-        session, new = await self._session(uow, agent, request, await self._user(uow, request))
         now = utcnow()
-        if not await uow.sessions.claim_run(session.id, token, now, now + self._lease):
+        lease = RunLease(token, now + self._lease)
+        session, new = await self._session(uow, agent, request, await self._user(uow, request), lease)
+        # A session made just now was made holding the lease, and has no history.
+        if not new and not await uow.sessions.claim_run(session.id, token, now, lease.until):
             raise _Busy(session.id)
-        read_history = request.message_limit and not new  # a session made just now has none
+        read_history = request.message_limit and not new
         history = await uow.messages.last(session.id, request.message_limit) if read_history else []
         user_message = Message(
             session_id=session.id,
@@ -217,10 +219,10 @@ class RunAgent:
         return updated
 
     async def _session(
-        self, uow: UnitOfWork, agent: Agent, request: RunRequest, user: User | None
+        self, uow: UnitOfWork, agent: Agent, request: RunRequest, user: User | None, lease: RunLease
     ) -> tuple[Session, bool]:
-        """The run's session (SPEC §3 step 3), and whether it is new: a found one must belong to
-        this user and agent and be open."""
+        """The run's session (SPEC §3 step 3), and whether it is new (then made holding `lease`):
+        a found one must belong to this user and agent and be open."""
         if request.session_id is not None:
             session = await uow.sessions.get(request.session_id)
             if session is None:
@@ -232,7 +234,7 @@ class RunAgent:
                 new = Session(
                     name=request.session_name, user_id=owner.id, agent_id=agent.id, platform=request.session_origin
                 )
-                session, created = await uow.sessions.get_or_create_by_name(new)
+                session, created = await uow.sessions.get_or_create_by_name(new, lease=lease)
                 if created:
                     return session, True
                 if user is None:
@@ -240,7 +242,7 @@ class RunAgent:
         else:
             owner = user or await uow.users.add(User())
             new = Session(user_id=owner.id, agent_id=agent.id, platform=request.session_origin)
-            return await uow.sessions.add(new), True
+            return await uow.sessions.add(new, lease=lease), True
         if (user is not None and session.user_id != user.id) or session.agent_id != agent.id:
             raise Conflict("the session belongs to another user or agent", code="session_owner_mismatch", key="session")
         if session.finished_at is not None:

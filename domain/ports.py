@@ -11,6 +11,7 @@ import builtins
 import uuid
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, TypeVar
 
@@ -166,9 +167,19 @@ class ProfileMetadata(Protocol):
     async def delete(self, agent_id: str) -> bool: ...
 
 
+@dataclass(frozen=True, slots=True)
+class RunLease:
+    """A session's run lease: held by `token` until `until` (see `Sessions.claim_run`)."""
+
+    token: str
+    until: datetime
+
+
 class Sessions(Protocol):
-    async def add(self, session: Session) -> Session:
-        """Insert `session`. NotFound without its user or agent; Conflict on a taken id or name."""
+    async def add(self, session: Session, *, lease: RunLease | None = None) -> Session:
+        """Insert `session`, holding `lease` when given (a run that makes its session takes the
+        lease in the same statement). NotFound without its user or agent; Conflict on a taken id
+        or name."""
         ...
 
     async def get(self, session_id: uuid.UUID) -> Session | None: ...
@@ -188,8 +199,9 @@ class Sessions(Protocol):
 
     async def get_by_name(self, name: str) -> Session | None: ...
 
-    async def get_or_create_by_name(self, session: Session) -> tuple[Session, bool]:
-        """The session named `session.name` (which must be set), or `session` inserted; atomic."""
+    async def get_or_create_by_name(self, session: Session, *, lease: RunLease | None = None) -> tuple[Session, bool]:
+        """The session named `session.name` (which must be set), or `session` inserted (holding
+        `lease` when given); atomic."""
         ...
 
     async def list(

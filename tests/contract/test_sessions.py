@@ -10,7 +10,7 @@ import pytest
 from domain.errors import Conflict, NotFound
 from domain.paging import Paging
 from domain.patches import SessionPatch
-from domain.ports import Storage
+from domain.ports import RunLease, Storage
 from tests.contract.builders import a_session, a_user, add, an_agent, at, seed
 
 
@@ -229,3 +229,31 @@ async def test_run_lease_is_not_part_of_the_session(storage: Storage) -> None:
     await storage.run(lambda uow: uow.sessions.claim_run(session.id, "a", at(0), at(30)))
 
     assert await storage.run(lambda uow: uow.sessions.get(session.id)) == session
+
+
+async def test_a_session_added_with_a_lease_is_held_until_it_ends(storage: Storage) -> None:
+    user, agent = a_user(), an_agent()
+    await add(storage, user, agent)
+    session = a_session(user, agent)
+
+    await storage.run(lambda uow: uow.sessions.add(session, lease=RunLease("a", at(30))))
+
+    assert await storage.run(lambda uow: uow.sessions.claim_run(session.id, "b", at(10), at(40))) is False
+    assert await storage.run(lambda uow: uow.sessions.get(session.id)) == session
+    assert await storage.run(lambda uow: uow.sessions.claim_run(session.id, "b", at(31), at(60))) is True
+
+
+async def test_get_or_create_by_name_takes_the_lease_only_when_it_creates(storage: Storage) -> None:
+    user, agent = a_user(), an_agent()
+    await add(storage, user, agent)
+    named = a_session(user, agent, name="leased")
+
+    _, created = await storage.run(lambda uow: uow.sessions.get_or_create_by_name(named, lease=RunLease("a", at(30))))
+    assert created
+    assert await storage.run(lambda uow: uow.sessions.claim_run(named.id, "b", at(10), at(40))) is False
+
+    await storage.run(lambda uow: uow.sessions.release_run(named.id, "a"))
+    again = a_session(user, agent, name="leased")
+    _, created = await storage.run(lambda uow: uow.sessions.get_or_create_by_name(again, lease=RunLease("c", at(90))))
+    assert not created  # the stored session, and its lease untouched: free
+    assert await storage.run(lambda uow: uow.sessions.claim_run(named.id, "b", at(10), at(40))) is True

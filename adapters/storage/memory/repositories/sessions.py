@@ -24,11 +24,12 @@ from adapters.storage.memory.state import (
 from domain.models import Message, Session
 from domain.paging import Paging
 from domain.patches import MessagePatch, SessionPatch
+from domain.ports import RunLease
 from domain.values import Role, to_utc, utcnow
 
 
 class MemorySessions(Repository):
-    async def add(self, session: Session) -> Session:
+    async def add(self, session: Session, *, lease: RunLease | None = None) -> Session:
         # The same order of checks as SQLite: the name rule, the id, then the parents.
         if session.name is not None and self._named(session.name) is not None:
             raise conflict("session", "name")
@@ -37,6 +38,8 @@ class MemorySessions(Repository):
         self._t.require_user(session.user_id)
         self._t.require_agent(session.agent_id)
         self._t.sessions[session.id] = detach(session)
+        if lease is not None:
+            self._t.leases[session.id] = Lease(lease.token, to_utc(lease.until))
         return session
 
     async def get(self, session_id: uuid.UUID) -> Session | None:
@@ -60,13 +63,13 @@ class MemorySessions(Repository):
     async def get_by_name(self, name: str) -> Session | None:
         return detach_or_none(self._named(name))
 
-    async def get_or_create_by_name(self, session: Session) -> tuple[Session, bool]:
+    async def get_or_create_by_name(self, session: Session, *, lease: RunLease | None = None) -> tuple[Session, bool]:
         if session.name is None:
             raise ValueError("get_or_create_by_name needs a name")
         stored = self._named(session.name)
         if stored is not None:
             return detach(stored), False
-        await self.add(session)
+        await self.add(session, lease=lease)
         return detach(session), True
 
     async def list(

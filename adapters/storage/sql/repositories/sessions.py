@@ -12,20 +12,24 @@ from sqlalchemy import bindparam, case, func, literal, or_, select, update
 
 from adapters.storage.sql.dialect import insert_ignoring
 from adapters.storage.sql.prepared import Prepared, insert_row
+from adapters.storage.sql.repositories import bulk
 from adapters.storage.sql.repositories.base import SqlRepository, entity_columns, row_values
 from adapters.storage.sql.tables import sessions
 from domain.models import Session
 from domain.paging import Paging
 from domain.patches import SessionPatch
+from domain.ports import RunLease
 from domain.values import utcnow
 
 _ORDER = (sessions.c.created_at, sessions.c.id)
 # The run lease (`run_token`, `run_until`) is storage-only: never part of the entity.
 _COLUMNS = entity_columns(sessions, Session)
 _ROWS = select(*_COLUMNS)
-_ADD = Prepared(insert_row(sessions, [c.name for c in _COLUMNS]))
+_ADD = Prepared(insert_row(sessions, [*(c.name for c in _COLUMNS), "run_token", "run_until"]))
 _BY_ID = Prepared(_ROWS.where(sessions.c.id == bindparam("id")))
 _BY_NAME = Prepared(_ROWS.where(sessions.c.name == bindparam("name")))
+_BY_IDS = bulk.KeyedRows(_ROWS, sessions.c.id)
+_BY_NAMES = bulk.KeyedRows(_ROWS, sessions.c.name)
 # Take the run lease when nobody holds it or its holder's time is up; give it back by its token.
 _CLAIM = Prepared(
     update(sessions)
@@ -42,21 +46,29 @@ _RELEASE = Prepared(
 )
 
 
+def _row(session: Session, lease: RunLease | None) -> dict[str, Any]:
+    return {
+        **row_values(session),
+        "run_token": None if lease is None else lease.token,
+        "run_until": None if lease is None else lease.until,
+    }
+
+
 class SqlSessions(SqlRepository):
     table = sessions
 
-    async def add(self, session: Session) -> Session:
-        await self._x.write(_ADD, row_values(session))
+    async def add(self, session: Session, *, lease: RunLease | None = None) -> Session:
+        await self._x.write(_ADD, _row(session, lease))
         return session
 
     async def get(self, session_id: uuid.UUID) -> Session | None:
         return await self._first(Session, _BY_ID, {"id": session_id})
 
     async def get_many(self, session_ids: Collection[uuid.UUID]) -> builtins.list[Session]:
-        return await self._all_in(Session, _ROWS, sessions.c.id, session_ids)
+        return await self._all_keyed(Session, _BY_IDS, session_ids)
 
     async def get_many_by_name(self, names: Collection[str]) -> builtins.list[Session]:
-        return await self._all_in(Session, _ROWS, sessions.c.name, names)
+        return await self._all_keyed(Session, _BY_NAMES, names)
 
     async def add_many(self, batch: Sequence[Session]) -> None:
         await self._insert_many(batch)
@@ -64,10 +76,10 @@ class SqlSessions(SqlRepository):
     async def get_by_name(self, name: str) -> Session | None:
         return await self._first(Session, _BY_NAME, {"name": name})
 
-    async def get_or_create_by_name(self, session: Session) -> tuple[Session, bool]:
+    async def get_or_create_by_name(self, session: Session, *, lease: RunLease | None = None) -> tuple[Session, bool]:
         if session.name is None:
             raise ValueError("get_or_create_by_name needs a name")
-        stmt = insert_ignoring(sessions, self._dialect, ["name"]).values(**row_values(session))
+        stmt = insert_ignoring(sessions, self._dialect, ["name"]).values(**_row(session, lease))
         created = (await self._x.execute(stmt.returning(sessions.c.id))).first() is not None
         stored = await self.get_by_name(session.name)
         assert stored is not None  # inserted, or there already
