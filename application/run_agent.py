@@ -27,7 +27,7 @@ from application import system_prompt
 from domain.chat import ChatModels, ModelReply
 from domain.errors import Conflict, NotFound
 from domain.ids import UserId
-from domain.models import Agent, Message, Session, ToolCall, ToolOutput, Usage, User
+from domain.models import Agent, AgentBio, Message, Session, ToolCall, ToolOutput, Usage, User
 from domain.patches import UserPatch
 from domain.ports import RunLease, Storage, UnitOfWork
 from domain.values import Email, JsonObject, Label, ReadMode, Role, Text, utcnow
@@ -172,9 +172,10 @@ class RunAgent:
             pause = min(pause * 1.5, 0.05)
 
     async def _prepare_once(self, uow: UnitOfWork, agent_ref: str, request: RunRequest, token: str) -> _Prepared:
-        agent = await uow.agents.resolve(agent_ref)
-        if agent is None:
+        found = await uow.agents.resolve_with_bio(agent_ref)
+        if found is None:
             raise NotFound(f"no agent {agent_ref!r}", key="agent_id_or_name")
+        agent, bio = found
         if not agent.active:
             raise Conflict(f"agent {agent.name!r} is inactive", code="agent_inactive", key="agent_id_or_name")
         now = utcnow()
@@ -198,7 +199,7 @@ class RunAgent:
             created_at=utcnow(),  # stamped once the turn is ours, so it sorts after the last reply
         )
         await uow.messages.add(user_message)
-        prompt = await self._system_prompt(uow, agent, session, request.system_prompt)
+        prompt = await self._system_prompt(uow, agent, bio, session, request.system_prompt)
         return _Prepared(agent, session, user_message, history, prompt)
 
     async def _user(self, uow: UnitOfWork, request: RunRequest) -> User | None:
@@ -249,10 +250,9 @@ class RunAgent:
             raise Conflict("the session is finished", code="session_finished", key="session")
         return session, False
 
-    async def _system_prompt(self, uow: UnitOfWork, agent: Agent, session: Session, override: str | None) -> str:
-        bio = None
-        if override is None and agent.system_prompt is None:
-            bio = await uow.bios.latest(agent.id)
+    async def _system_prompt(
+        self, uow: UnitOfWork, agent: Agent, bio: AgentBio | None, session: Session, override: str | None
+    ) -> str:
         text = system_prompt.choose(agent, override, bio)
         if not system_prompt.needs_memories(text):
             return text

@@ -101,6 +101,10 @@ class Agents(Protocol):
         """The agent whose id is `id_or_name`, else the one of that name."""
         ...
 
+    async def resolve_with_bio(self, id_or_name: str) -> tuple[Agent, AgentBio | None] | None:
+        """`resolve`, and the agent's current bio (`AgentBios.latest`) read with it, in one read."""
+        ...
+
     async def list(self, paging: Paging, *, active_only: bool = False) -> tuple[list[Agent], int]: ...
 
     async def update(self, agent_id: str, patch: AgentPatch) -> Agent | None:

@@ -168,3 +168,14 @@ async def test_profile_get_and_delete(storage: Storage) -> None:
     assert await storage.run(lambda uow: uow.profiles.delete(agent.id)) is True
     assert await storage.run(lambda uow: uow.profiles.delete(agent.id)) is False
     assert await storage.run(lambda uow: uow.profiles.get(agent.id)) is None
+
+
+async def test_resolve_with_bio_reads_the_agent_and_its_current_bio(storage: Storage) -> None:
+    agent, bare = an_agent(), an_agent()
+    bios = [a_bio(agent, persona_bio=f"bio {i}", created_at=at(i % 2)) for i in range(3)]  # the last of at(0) loses
+    await add(storage, agent, bare, *bios)
+
+    for ref in (agent.id, agent.name, agent.name.upper()):
+        assert await storage.run(lambda uow, ref=ref: uow.agents.resolve_with_bio(ref)) == (agent, bios[1])
+    assert await storage.run(lambda uow: uow.agents.resolve_with_bio(bare.name)) == (bare, None)
+    assert await storage.run(lambda uow: uow.agents.resolve_with_bio("nobody")) is None

@@ -74,6 +74,12 @@ class MemoryAgents(Repository):
                 return detach(found)
         return await self.get_by_name(id_or_name)
 
+    async def resolve_with_bio(self, id_or_name: str) -> tuple[Agent, AgentBio | None] | None:
+        agent = await self.resolve(id_or_name)
+        if agent is None:
+            return None
+        return agent, await MemoryAgentBios(self._workspace).latest(agent.id)
+
     async def list(self, paging: Paging, *, active_only: bool = False) -> tuple[list[Agent], int]:
         rows = [a for a in self._t.agents.values() if a.active or not active_only]
         return page(rows, by_time_then_id, paging)

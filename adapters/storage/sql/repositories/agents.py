@@ -25,11 +25,14 @@ from domain.values import utcnow
 _AGENT_ORDER = (agents.c.created_at, agents.c.id)
 # update_many sets every column but these.
 _AGENT_KEPT = frozenset({"created_at"})
+_AGENTS_BY_ID = bulk.KeyedRows(select(agents), agents.c.id)
+_AGENTS_BY_NAME = bulk.KeyedRows(select(agents), agents.c.name)
 
 bios = agent_persona_bios
 _BIO_COLUMNS = entity_columns(bios, AgentBio)
 # The newest bio is current; two of one microsecond are told apart by insertion order.
 _BIO_ORDER = (bios.c.created_at, bios.c.seq)
+_AGENTS_WITH_BIOS = bulk.KeyedRows(select(bios.c.agent_id).distinct(), bios.c.agent_id)
 
 _AGENT_BY_ID = Prepared(select(agents).where(agents.c.id == bindparam("id")))
 _AGENT_BY_NAME = Prepared(select(agents).where(agents.c.name == bindparam("name")))
@@ -40,8 +43,25 @@ _LATEST_BIO = Prepared(
     .limit(1)
 )
 
+# An agent with its current bio (the newest, as `latest`), in one SELECT: the bio's columns are
+# labelled `bio_<column>`, and NULL when the agent has none.
+_CURRENT_BIO = (
+    select(bios.c.id)
+    .where(bios.c.agent_id == agents.c.id)
+    .order_by(*(c.desc() for c in _BIO_ORDER))
+    .limit(1)
+    .correlate(agents)
+    .scalar_subquery()
+)
+_WITH_BIO = select(agents, *(c.label(f"bio_{c.name}") for c in _BIO_COLUMNS)).select_from(
+    agents.outerjoin(bios, bios.c.id == _CURRENT_BIO)
+)
+_WITH_BIO_BY_ID = Prepared(_WITH_BIO.where(agents.c.id == bindparam("id")))
+_WITH_BIO_BY_NAME = Prepared(_WITH_BIO.where(agents.c.name == bindparam("name")))
+
 profiles = user_agent_profile_metadata
 _COUNTS = ("followers_count", "follows_count", "posts_count")
+_PROFILES_BY_AGENT = bulk.KeyedRows(select(profiles), profiles.c.agent_id)
 _UPSERTED = (*_COUNTS, "updated_at")
 
 
@@ -56,11 +76,11 @@ class SqlAgents(SqlRepository):
         return await self._first(Agent, _AGENT_BY_ID, {"id": agent_id})
 
     async def get_many(self, agent_ids: Collection[str]) -> builtins.list[Agent]:
-        return await self._all_in(Agent, select(agents), agents.c.id, agent_ids)
+        return await self._all_keyed(Agent, _AGENTS_BY_ID, agent_ids)
 
     async def get_many_by_name(self, names: Collection[str]) -> builtins.list[Agent]:
         # Stored names are lower-case (the entity lowers them).
-        return await self._all_in(Agent, select(agents), agents.c.name, {n.lower() for n in names})
+        return await self._all_keyed(Agent, _AGENTS_BY_NAME, {n.lower() for n in names})
 
     async def add_many(self, batch: Sequence[Agent]) -> None:
         await self._insert_many(batch)
@@ -79,6 +99,18 @@ class SqlAgents(SqlRepository):
             if found is not None:
                 return found
         return await self.get_by_name(id_or_name)
+
+    async def resolve_with_bio(self, id_or_name: str) -> tuple[Agent, AgentBio | None] | None:
+        rows: builtins.list[dict[str, Any]] = []
+        if is_agent_id(id_or_name):
+            rows = await self._x.rows(_WITH_BIO_BY_ID, {"id": parse_agent_id(id_or_name)})
+        if not rows:
+            rows = await self._x.rows(_WITH_BIO_BY_NAME, {"name": id_or_name.lower()})
+        if not rows:
+            return None
+        agent = {k: v for k, v in rows[0].items() if not k.startswith("bio_")}
+        bio = {k.removeprefix("bio_"): v for k, v in rows[0].items() if k.startswith("bio_")}
+        return Agent.model_validate(agent), None if bio["id"] is None else AgentBio.model_validate(bio)
 
     async def list(self, paging: Paging, *, active_only: bool = False) -> tuple[list[Agent], int]:
         where = [agents.c.active.is_(True)] if active_only else []
@@ -104,7 +136,7 @@ class SqlAgentBios(SqlRepository):
         return await self._one(AgentBio, select(*_BIO_COLUMNS).where(bios.c.id == bio_id))
 
     async def agents_with_bios(self, agent_ids: Collection[str]) -> set[str]:
-        return await self._present(bios.c.agent_id, agent_ids)
+        return await self._keys_present(_AGENTS_WITH_BIOS, agent_ids)
 
     async def add_many(self, batch: Sequence[AgentBio]) -> None:
         # One executemany: the rows get their `seq` in the order of `batch`.
@@ -133,7 +165,7 @@ class SqlProfileMetadata(SqlRepository):
         return await self._one(AgentProfileMetadata, select(profiles).where(profiles.c.agent_id == agent_id))
 
     async def get_many(self, agent_ids: Collection[str]) -> builtins.list[AgentProfileMetadata]:
-        return await self._all_in(AgentProfileMetadata, select(profiles), profiles.c.agent_id, agent_ids)
+        return await self._all_keyed(AgentProfileMetadata, _PROFILES_BY_AGENT, agent_ids)
 
     async def upsert_many(self, rows: Sequence[AgentProfileMetadata]) -> None:
         if rows:
