@@ -178,13 +178,9 @@ class RunAgent:
         agent, bio = found
         if not agent.active:
             raise Conflict(f"agent {agent.name!r} is inactive", code="agent_inactive", key="agent_id_or_name")
-        now = utcnow()
-        lease = RunLease(token, now + self._lease)
+        lease = RunLease(token, utcnow() + self._lease)
         session, new = await self._session(uow, agent, request, await self._user(uow, request), lease)
-        # A session made just now was made holding the lease, and has no history.
-        if not new and not await uow.sessions.claim_run(session.id, token, now, lease.until):
-            raise _Busy(session.id)
-        read_history = request.message_limit and not new
+        read_history = request.message_limit and not new  # a session made just now has none
         history = await uow.messages.last(session.id, request.message_limit) if read_history else []
         user_message = Message(
             session_id=session.id,
@@ -222,32 +218,40 @@ class RunAgent:
     async def _session(
         self, uow: UnitOfWork, agent: Agent, request: RunRequest, user: User | None, lease: RunLease
     ) -> tuple[Session, bool]:
-        """The run's session (SPEC §3 step 3), and whether it is new (then made holding `lease`):
-        a found one must belong to this user and agent and be open."""
+        """The run's session (SPEC §3 step 3), held by `lease` for this run, and whether it is
+        new. A found one must belong to this user and agent and be open; a busy one is `_Busy`."""
+        now = utcnow()
+        if request.session_id is None and request.session_name is None:
+            owner = user or await uow.users.add(User())
+            new = Session(user_id=owner.id, agent_id=agent.id, platform=request.session_origin)
+            return await uow.sessions.add(new, lease=lease), True
         if request.session_id is not None:
             session = await uow.sessions.get(request.session_id)
             if session is None:
                 raise NotFound(f"no session {request.session_id}", key="session_id")
-        elif request.session_name is not None:
-            session = await uow.sessions.get_by_name(request.session_name)
+            claimed = False
+        else:
+            name = request.session_name
+            assert name is not None
+            # The common case in one statement: the session is there and free.
+            session = await uow.sessions.claim_run_by_name(name, lease.token, now, lease.until)
+            claimed = session is not None
+            session = session or await uow.sessions.get_by_name(name)
             if session is None:
                 owner = user or await uow.users.add(User())
-                new = Session(
-                    name=request.session_name, user_id=owner.id, agent_id=agent.id, platform=request.session_origin
-                )
+                new = Session(name=name, user_id=owner.id, agent_id=agent.id, platform=request.session_origin)
                 session, created = await uow.sessions.get_or_create_by_name(new, lease=lease)
                 if created:
                     return session, True
                 if user is None:
                     raise _Raced  # our new user would be left behind: start over and join theirs
-        else:
-            owner = user or await uow.users.add(User())
-            new = Session(user_id=owner.id, agent_id=agent.id, platform=request.session_origin)
-            return await uow.sessions.add(new, lease=lease), True
+        # A claim a check refuses is rolled back with the rest of the unit of work.
         if (user is not None and session.user_id != user.id) or session.agent_id != agent.id:
             raise Conflict("the session belongs to another user or agent", code="session_owner_mismatch", key="session")
         if session.finished_at is not None:
             raise Conflict("the session is finished", code="session_finished", key="session")
+        if not claimed and not await uow.sessions.claim_run(session.id, lease.token, now, lease.until):
+            raise _Busy(session.id)
         return session, False
 
     async def _system_prompt(

@@ -227,6 +227,11 @@ class Sessions(Protocol):
         holder's lease ended before `now`. One conditional UPDATE, so it holds across processes."""
         ...
 
+    async def claim_run_by_name(self, name: str, token: str, now: datetime, until: datetime) -> Session | None:
+        """`claim_run` on the session of that name, returning it: None when there is none, or
+        another run holds it (the same conditional UPDATE, so one statement instead of two)."""
+        ...
+
     async def release_run(self, session_id: uuid.UUID, token: str) -> None:
         """Give the lease back, if `token` still holds it."""
         ...

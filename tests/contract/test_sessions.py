@@ -257,3 +257,18 @@ async def test_get_or_create_by_name_takes_the_lease_only_when_it_creates(storag
     _, created = await storage.run(lambda uow: uow.sessions.get_or_create_by_name(again, lease=RunLease("c", at(90))))
     assert not created  # the stored session, and its lease untouched: free
     assert await storage.run(lambda uow: uow.sessions.claim_run(named.id, "b", at(10), at(40))) is True
+
+
+async def test_claim_run_by_name_returns_the_session_it_took(storage: Storage) -> None:
+    user, agent = a_user(), an_agent()
+    named = a_session(user, agent, name="by-name")
+    await add(storage, user, agent, named)
+
+    def claim(token: str, now: int, until: int):  # type: ignore[no-untyped-def]
+        return storage.run(lambda uow: uow.sessions.claim_run_by_name("by-name", token, at(now), at(until)))
+
+    assert await claim("a", 0, 30) == named
+    assert await claim("b", 10, 40) is None  # held
+    assert await storage.run(lambda uow: uow.sessions.claim_run(named.id, "b", at(10), at(40))) is False
+    assert await claim("b", 31, 60) == named  # the first lease ended
+    assert await storage.run(lambda uow: uow.sessions.claim_run_by_name("nobody", "c", at(0), at(9))) is None

@@ -116,6 +116,12 @@ class MemorySessions(Repository):
         self._t.leases[session_id] = Lease(token, to_utc(until))
         return True
 
+    async def claim_run_by_name(self, name: str, token: str, now: datetime, until: datetime) -> Session | None:
+        session = self._named(name)
+        if session is None or not await self.claim_run(session.id, token, now, until):
+            return None
+        return detach(session)
+
     async def release_run(self, session_id: uuid.UUID, token: str) -> None:
         lease = self._t.leases.get(session_id)
         if lease is not None and lease.token == token:

@@ -31,13 +31,17 @@ _BY_NAME = Prepared(_ROWS.where(sessions.c.name == bindparam("name")))
 _BY_IDS = bulk.KeyedRows(_ROWS, sessions.c.id)
 _BY_NAMES = bulk.KeyedRows(_ROWS, sessions.c.name)
 # Take the run lease when nobody holds it or its holder's time is up; give it back by its token.
+_FREE = or_(sessions.c.run_token.is_(None), sessions.c.run_until < bindparam("now"))
 _CLAIM = Prepared(
     update(sessions)
-    .where(
-        sessions.c.id == bindparam("b_id"),
-        or_(sessions.c.run_token.is_(None), sessions.c.run_until < bindparam("now")),
-    )
+    .where(sessions.c.id == bindparam("b_id"), _FREE)
     .values(run_token=bindparam("token"), run_until=bindparam("until"))
+)
+_CLAIM_BY_NAME = Prepared(
+    update(sessions)
+    .where(sessions.c.name == bindparam("b_name"), _FREE)
+    .values(run_token=bindparam("token"), run_until=bindparam("until"))
+    .returning(*_COLUMNS)
 )
 _RELEASE = Prepared(
     update(sessions)
@@ -122,6 +126,10 @@ class SqlSessions(SqlRepository):
     async def claim_run(self, session_id: uuid.UUID, token: str, now: datetime, until: datetime) -> bool:
         params = {"b_id": session_id, "now": now, "token": token, "until": until}
         return bool(await self._x.write(_CLAIM, params))
+
+    async def claim_run_by_name(self, name: str, token: str, now: datetime, until: datetime) -> Session | None:
+        params = {"b_name": name, "now": now, "token": token, "until": until}
+        return await self._first(Session, _CLAIM_BY_NAME, params)
 
     async def release_run(self, session_id: uuid.UUID, token: str) -> None:
         await self._x.write(_RELEASE, {"b_id": session_id, "token": token})
