@@ -27,6 +27,7 @@ from adapters.storage.sql.repositories import (
     SqlSessions,
     SqlUsers,
 )
+from domain.errors import StorageUnavailable
 from domain.ports import AgentBios, Agents, Memories, Messages, ProfileMetadata, Sessions, Users
 
 #: The schema revision Alembic stamped (the storages' `schema_revision()`).
@@ -74,22 +75,30 @@ class SyncExecutor:
 
     async def rows(self, query: Prepared, params: Mapping[str, Any] = EMPTY) -> list[dict[str, Any]]:
         compiled = query.compiled(self._dialect)
-        try:
+        with _translated_sqlite_errors():
             cursor = self._driver.execute(compiled.sql, compiled.bind(params))
-        except sqlite3.IntegrityError as e:
-            raise translate_integrity_error(e) from None
-        return compiled.decode(cursor.fetchall())
+            return compiled.decode(cursor.fetchall())
 
     async def write(self, query: Prepared, params: Mapping[str, Any] | Sequence[Mapping[str, Any]] = EMPTY) -> int:
         compiled = query.compiled(self._dialect)
-        try:
+        with _translated_sqlite_errors():
             if isinstance(params, Mapping):
                 cursor = self._driver.execute(compiled.sql, compiled.bind(params))
             else:
                 cursor = self._driver.executemany(compiled.sql, [compiled.bind(p) for p in params])
-        except sqlite3.IntegrityError as e:
-            raise translate_integrity_error(e) from None
         return cursor.rowcount
+
+
+@contextmanager
+def _translated_sqlite_errors() -> Iterator[None]:
+    """sqlite3's integrity errors as domain errors (see `dialect.py`); a failing database (a full
+    disk, an I/O error) as `StorageUnavailable`."""
+    try:
+        yield
+    except sqlite3.IntegrityError as e:
+        raise translate_integrity_error(e) from None
+    except sqlite3.OperationalError as e:
+        raise StorageUnavailable(f"the database failed: {e}") from None
 
 
 class AsyncExecutor:
@@ -142,6 +151,8 @@ def _translated_asyncpg_errors() -> Iterator[None]:
         raise translate_integrity_error(e) from None
     except asyncpg.DataError as e:
         raise translate_data_error(e) or e from None
+    except (OSError, asyncpg.PostgresConnectionError, asyncpg.ConnectionDoesNotExistError) as e:
+        raise StorageUnavailable(f"lost the database connection: {e}") from None
 
 
 class SqlUnitOfWork:
