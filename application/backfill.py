@@ -3,7 +3,8 @@ batch into writes in one unit of work, commit per batch, count what happened, re
 
 It gives every backfill the same guarantees:
 
-* **Streamed.** One batch of rows is in memory at a time.
+* **Streamed.** At most two batches of rows are in memory: the one being written, and the next
+  one, read while the current one commits.
 * **Crash-safe.** A batch is one transaction: a run killed at any moment leaves whole batches.
   Steps are idempotent (deterministic ids; a row already there is left as it is), so a re-run
   from the start ends in the state of one clean run, re-reading but not re-writing what was done.
@@ -14,10 +15,11 @@ It gives every backfill the same guarantees:
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from domain.ports import Storage, UnitOfWork
 
@@ -145,14 +147,55 @@ async def backfill(
     """
     tally = Tally(table, on_skip=options.on_skip)
     options.progress.start(table, total)
-    async for rows in batches:
-        async with storage.unit_of_work() as uow:
-            await step(uow, rows, tally, dry_run=options.dry_run)
-            if not options.dry_run:
-                await uow.commit()
-        tally.read += len(rows)
-        options.progress.advance(tally, len(rows))
-        if options.stop():
-            raise Stopped(f"after {tally.read} {table} rows; run it again to go on")
+    ahead = _ReadAhead(batches)
+    try:
+        while (rows := await ahead.next()) is not None:
+            async with storage.unit_of_work() as uow:
+                await step(uow, rows, tally, dry_run=options.dry_run)
+                ahead.start()  # the next batch is read while this one commits
+                if not options.dry_run:
+                    await uow.commit()
+            tally.read += len(rows)
+            options.progress.advance(tally, len(rows))
+            if options.stop():
+                raise Stopped(f"after {tally.read} {table} rows; run it again to go on")
+    finally:
+        await ahead.close()
     options.progress.finish(tally)
     return tally
+
+
+class _ReadAhead(Generic[R]):
+    """The batches of a source, the next one read while the current one is committed.
+
+    A SQLite source is read (and its rows made into values) in a worker thread. Started while
+    the storage commits, which holds no interpreter lock (SQLite writes its log, checkpoints,
+    syncs), the read runs beside it; started any earlier, it would contend for the lock with the
+    batch's own inserts and slow them as much as it saved. A read fails where it would have
+    without reading ahead: when its batch is asked for, after the batches before it were written.
+    """
+
+    def __init__(self, batches: AsyncIterator[list[R]]) -> None:
+        self._batches = batches
+        self._pending: asyncio.Future[list[R] | None] | None = None
+
+    def start(self) -> None:
+        """Begin reading the next batch (at the event loop's next turn), unless it is begun."""
+        if self._pending is None:
+            self._pending = asyncio.ensure_future(anext(self._batches, None))
+
+    async def next(self) -> list[R] | None:
+        """The next batch; None after the last."""
+        self.start()
+        assert self._pending is not None
+        pending, self._pending = self._pending, None
+        return await pending
+
+    async def close(self) -> None:
+        """Wait for a read still running (its connection must be idle before the source is
+        closed); what it read, or how it failed, no longer matters."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            await asyncio.wait([pending])
+            if not pending.cancelled():
+                pending.exception()  # retrieved, so asyncio does not log it as lost

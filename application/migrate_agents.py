@@ -7,6 +7,7 @@ import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from operator import attrgetter
 
 from application.backfill import Options, Tally, backfill
 from domain.ids import migrated_bio_id, migrated_metadata_id, parse_agent_id
@@ -159,6 +160,11 @@ class _MigrateBatch:
         if dry_run:
             self._freed_by_plan |= freed
             return
+        # The order of a batch means nothing here, so rows go in agent id order: a storage writes
+        # rows in key order with far fewer page loads than in the source's (random) order.
+        creates.sort(key=_id)
+        bios.sort(key=_agent_id)
+        counts.sort(key=_agent_id)
         await uow.agents.update_many(updates)
         await uow.agents.add_many(creates)
         await uow.bios.add_many(bios)
@@ -237,6 +243,10 @@ def _metadata(p: _Profile, now: datetime) -> AgentProfileMetadata:
         created_at=now,
         updated_at=now,
     )
+
+
+_id = attrgetter("id")
+_agent_id = attrgetter("agent_id")
 
 
 def _counts_of(m: AgentProfileMetadata) -> Counts:

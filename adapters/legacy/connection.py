@@ -10,18 +10,21 @@ keep a SQLite WAL from being checkpointed while agentkeep writes to the same fil
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, create_engine, event
 from sqlalchemy.engine import URL, Row
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlalchemy.pool import StaticPool
-from sqlalchemy.sql import Executable
+from sqlalchemy.sql import Executable, TextClause
 
 from adapters.storage.sql.dialect import POSTGRES, SQLITE, mask_url, normalize_url
 from domain.errors import Invalid, NotFound, StorageUnavailable
+
+T = TypeVar("T")
 
 
 class SourceDatabase:
@@ -87,6 +90,18 @@ class SourceDatabase:
         else:
             result = await self._async.execute(statement, params)
         return list(result)
+
+    async def fetch_as(
+        self, query: TextClause, params: Mapping[str, Any], convert: Callable[[Sequence[Any]], T]
+    ) -> list[T]:
+        """Every row of one query (a batch), each turned into a value by `convert`. On SQLite the
+        query runs on the driver's own cursor and `convert` in the reading thread, so a batch is
+        read and converted while the caller goes on (the backfills read one batch ahead)."""
+        if self._sync is not None:
+            driver: Any = self._sync.connection.dbapi_connection
+            sql = query.text  # named `:parameters`, which sqlite3 takes as they are
+            return await asyncio.to_thread(lambda: [convert(row) for row in driver.execute(sql, params)])
+        return [convert(row) for row in await self.fetch(query, params)]
 
     async def execute(self, statement: Executable | str, params: Any = None) -> None:
         """Run a statement that returns no rows (a temporary table of this connection)."""

@@ -27,7 +27,7 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import TextClause, text
 
 from adapters.legacy.connection import SourceDatabase, open_source
 from adapters.storage.sql.dialect import SQLITE
@@ -218,12 +218,12 @@ class SocialSource:
     async def _sqlite_batches(self, size: int) -> AsyncIterator[list[LegacyProfile]]:
         after = -(2**63)
         while True:
-            rows = await self._db.fetch(self._batch_sql, {"after": after, "size": size})
-            if not rows:
+            keyed = await self._db.fetch_as(self._batch_sql, {"after": after, "size": size}, _keyed_profile)
+            if not keyed:
                 return
-            after = rows[-1][0]
-            yield [_profile(row, sqlite=True) for row in rows]
-            if len(rows) < size:
+            after = keyed[-1][0]
+            yield [profile for _, profile in keyed]
+            if len(keyed) < size:
                 return
 
     async def _postgres_batches(self, size: int) -> AsyncIterator[list[LegacyProfile]]:
@@ -265,7 +265,7 @@ def _pages_for(wanted: int, rows: int, pages: int, cap: int) -> int:
     return max(1, min(math.ceil(wanted * pages / rows), cap))
 
 
-def _batch_query(columns: Sequence[str], *, has_bios: bool, sqlite: bool) -> Any:
+def _batch_query(columns: Sequence[str], *, has_bios: bool, sqlite: bool) -> TextClause:
     present = {c.lower() for c in columns}
     optional = ", ".join(f"p.{c}" if c in present else f"NULL AS {c}" for c in _OPTIONAL)
     temp = "temp." if sqlite else "pg_temp."
@@ -291,6 +291,11 @@ def _batch_query(columns: Sequence[str], *, has_bios: bool, sqlite: bool) -> Any
         {bio_join}
         {where}"""
     )
+
+
+def _keyed_profile(row: Sequence[Any]) -> tuple[int, LegacyProfile]:
+    """A SQLite row as (its rowid, the profile)."""
+    return row[0], _profile(row, sqlite=True)
 
 
 def _profile(row: Sequence[Any], *, sqlite: bool) -> LegacyProfile:
@@ -325,12 +330,14 @@ def _text(value: object) -> str | None:
 #: A count that is no integer (text, a fraction: SQLite keeps what it is given) is reported as a
 #: bad count, as a negative one is.
 NOT_A_COUNT = -1
+#: A count must fit agentkeep's 64-bit columns (a REAL in SQLite may hold more).
+MAX_COUNT = 2**63 - 1
 
 
 def _count(value: object) -> int | None:
     if value is None or (isinstance(value, int) and not isinstance(value, bool)):
         return value
-    if isinstance(value, float) and value.is_integer():
+    if isinstance(value, float) and value.is_integer() and abs(value) <= MAX_COUNT:
         return int(value)
     return NOT_A_COUNT
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
 from typing import Any, TypeVar
 
 import pytest
@@ -402,3 +403,71 @@ async def test_each_bulk_call_is_one_statement_and_an_empty_one_none(storage: St
             assert len(seen) == (1 if sql and not empty else 0), seen
             assert not (empty and result), result  # an empty call answers nothing
         await uow.commit()
+
+
+# Stored form
+
+
+async def stored_rows(storage: Storage, table: str, ids: list[Any]) -> list[dict[str, Any]]:
+    """The rows of `table` with these ids, as the database holds them (read past every adapter)."""
+    engine: Any = getattr(storage, "engine")  # noqa: B009 - SQL storages only
+    sql = f"SELECT * FROM {table} WHERE id IN ({', '.join(repr(i) for i in ids)})"
+    if hasattr(engine, "sync_engine"):
+        async with engine.connect() as connection:
+            result = await connection.exec_driver_sql(sql)
+    else:
+        with engine.connect() as connection:
+            result = connection.exec_driver_sql(sql)
+    rows = [dict(row) for row in result.mappings()]
+    return sorted(rows, key=lambda row: ids.index(row["id"]))
+
+
+async def test_a_row_written_in_bulk_is_stored_as_one_written_alone(storage: Storage) -> None:
+    if not hasattr(storage, "engine"):
+        pytest.skip("the memory adapter stores entities, not rows")
+    odd = datetime(2021, 3, 4, 5, 6, 7, 0, tzinfo=timezone(timedelta(hours=-5)))  # no microseconds, not UTC
+    config = {"temperature": 0.5, "tools": ["a", "é"], "nested": {"n": None, "ok": True}}
+    sqlite = not hasattr(storage.engine, "sync_engine")  # type: ignore[attr-defined]
+
+    def key(value: uuid.UUID | str) -> Any:
+        return value.hex if sqlite and isinstance(value, uuid.UUID) else value
+
+    user = a_user(email="Alone@Example.org", user_data=config, created_at=odd, updated_at=at(1))
+    twin_user = user.model_copy(update={"id": uuid.uuid4(), "email": "bulk@example.org"})
+    agent = an_agent(config=config, active=False, display_name="É", created_at=odd, updated_at=at(2))
+    twin_agent = agent.model_copy(update={"id": uuid.uuid4().hex, "name": "bulk-twin"})
+    bio = a_bio(agent, created_at=odd, updated_at=at(3))
+    twin_bio = bio.model_copy(update={"id": uuid.uuid4()})
+    counts = AgentProfileMetadata(agent_id=agent.id, followers_count=2**63 - 1, created_at=odd)
+    twin_counts = counts.model_copy(update={"id": uuid.uuid4(), "agent_id": twin_agent.id})
+    session = a_session(user, agent, metadata=config, created_at=odd)
+    twin_session = session.model_copy(update={"id": uuid.uuid4(), "name": None})
+    memory = a_memory(agent, user, content=config, metadata=config, created_at=odd)
+    twin_memory = memory.model_copy(update={"id": uuid.uuid4(), "name": "bulk-twin"})
+
+    await add(storage, user, agent, bio, session, memory)
+    await storage.run(lambda uow: uow.profiles.upsert(counts))
+
+    async def bulk(uow: UnitOfWork) -> None:
+        await uow.users.add_many([twin_user])
+        await uow.agents.add_many([twin_agent])
+        await uow.bios.add_many([twin_bio])
+        await uow.profiles.upsert_many([twin_counts])
+        await uow.sessions.add_many([twin_session])
+        await uow.memories.add_many([twin_memory])
+
+    await storage.run(bulk)
+
+    differ = {"id", "seq", "email", "name", "agent_id"}  # what the twins were given of their own
+    for table, alone, twin in [
+        ("users", user, twin_user),
+        ("agent", agent, twin_agent),
+        ("agent_persona_bios", bio, twin_bio),
+        ("user_agent_profile_metadata", counts, twin_counts),
+        ("sessions", session, twin_session),
+        ("memories", memory, twin_memory),
+    ]:
+        stored, in_bulk = await stored_rows(storage, table, [key(alone.id), key(twin.id)])
+        assert {k: v for k, v in in_bulk.items() if k not in differ} == {
+            k: v for k, v in stored.items() if k not in differ
+        }, table

@@ -88,7 +88,7 @@ class SqlAgents(SqlRepository):
     async def update_many(self, batch: Sequence[Agent]) -> None:
         if batch:
             # One executemany of UPDATE ... SET every column but `id` and `created_at`.
-            await self._x.write(bulk.update_by_id(agents, Agent, _AGENT_KEPT), bulk.parameters(batch))
+            await self._write_all(bulk.update_by_id(agents, Agent, _AGENT_KEPT), batch)
 
     async def get_by_name(self, name: str) -> Agent | None:
         return await self._first(Agent, _AGENT_BY_NAME, {"name": name.lower()})
@@ -171,8 +171,7 @@ class SqlProfileMetadata(SqlRepository):
         if rows:
             # One executemany of INSERT ... ON CONFLICT (agent_id) DO UPDATE SET the counts and
             # `updated_at`: a stored row keeps its id and `created_at`.
-            stmt = bulk.upsert_all(profiles, AgentProfileMetadata, self._dialect, ("agent_id",), _UPSERTED)
-            await self._x.write(stmt, bulk.parameters(rows))
+            await self._write_all(bulk.upsert_all(profiles, AgentProfileMetadata, ("agent_id",), _UPSERTED), rows)
 
     async def upsert(
         self, metadata: AgentProfileMetadata, counts: ProfileCounts | None = None

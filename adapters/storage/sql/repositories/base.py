@@ -66,12 +66,6 @@ class SqlRepository:
         """Every row of a prepared query as `model`."""
         return [model.model_validate(row) for row in await self._x.rows(query, params)]
 
-    async def _all_in(self, model: type[M], rows: Select[Any], column: Any, keys: Collection[Any]) -> list[M]:
-        """The `model` rows of `rows` whose `column` is one of `keys`: one IN list, none when empty."""
-        if not keys:
-            return []
-        return await self._all(model, rows.where(column.in_(list(keys))))
-
     async def _present(self, column: Any, keys: Collection[T]) -> set[T]:
         """Which of `keys` are stored in `column`: one IN list, none when empty."""
         if not keys:
@@ -79,12 +73,31 @@ class SqlRepository:
         stmt = select(column).where(column.in_(list(keys))).distinct()
         return set((await self._x.execute(stmt)).scalars())
 
+    async def _all_keyed(self, model: type[M], rows: bulk.KeyedRows, keys: Collection[Any]) -> list[M]:
+        """The `model` rows of `rows` whose key is one of `keys`: one statement, none when empty."""
+        if not keys:
+            return []
+        found = await self._x.rows(rows.query(self._dialect), rows.parameters(self._dialect, keys))
+        return [model.model_validate(row) for row in found]
+
+    async def _keys_present(self, keys_of: bulk.KeyedRows, keys: Collection[T]) -> set[T]:
+        """Which of `keys` are stored (`keys_of` selects the key column alone): one statement,
+        none when empty."""
+        if not keys:
+            return set()
+        found = await self._x.rows(keys_of.query(self._dialect), keys_of.parameters(self._dialect, keys))
+        return {next(iter(row.values())) for row in found}
+
     async def _insert_many(self, rows: Sequence[BaseModel]) -> None:
         """Insert every entity (all of one model) in the given order: one executemany of an
         INSERT built once (`bulk.py`), none when empty. The first bad row raises (translated by
         the executor); the unit of work is then left, which rolls the rows before it back."""
         if rows:
-            await self._x.write(bulk.insert_all(self.table, type(rows[0])), bulk.parameters(rows))
+            await self._write_all(bulk.insert_all(self.table, type(rows[0])), rows)
+
+    async def _write_all(self, write: bulk.Write, rows: Sequence[BaseModel]) -> None:
+        """One executemany of a bulk statement, a parameter set per entity."""
+        await self._x.write(write.query(self._dialect), write.parameters(rows, self._dialect))
 
     async def _patch(
         self, model: type[M], key: ColumnElement[bool], patch: Patch, *, columns: Sequence[Any] | None = None

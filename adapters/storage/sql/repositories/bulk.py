@@ -1,57 +1,158 @@
-"""Bulk writes: a batch of entities as one executemany of a statement built once.
+"""Bulk reads and writes: a batch as one statement, built once (`Prepared`).
 
-The parameter sets are the entities' own field values (`vars(entity)`, not a copy): the executor
-converts each value with the dialect's type processors (`prepared.py`), so a row written here is
-stored exactly as one written by the single-row paths. No `model_dump` per entity, no Core
-statement per batch. Only a model with a field that holds other models (a JSON column of nested
-models) is dumped, since the JSON processor takes plain values.
+Writes (`Write`) are one executemany, run by the executor on the driver itself, of parameter
+sets already in the driver's form: each value went through the bind processor SQLAlchemy has for
+its column on that dialect (so a row is stored exactly as the single-row paths store it), and
+only once when it is the same object as the previous row's (a batch's rows share their
+timestamps). No `model_dump` per entity (but for a model with a field that holds other models, a
+JSON column of nested models), no Core statement per batch.
+
+Reads by a batch of keys (`KeyedRows`) pass all the keys as one parameter: SQLAlchemy's
+`IN (...)` list costs a bound parameter per key, each through its machinery, which at thousands
+of keys cost more than the query.
 """
 
 from __future__ import annotations
 
+import json
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Sequence
 from functools import cache
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Table, bindparam, update
+from sqlalchemy import ARRAY, ColumnElement, Dialect, Select, Table, any_, bindparam, func, select, update
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.dialects.postgresql import asyncpg
+from sqlalchemy.types import TypeEngine
 
-from adapters.storage.sql.dialect import upsert
-from adapters.storage.sql.prepared import Prepared, insert_row, set_columns
+from adapters.storage.sql.dialect import POSTGRES, SQLITE, upsert
+from adapters.storage.sql.prepared import Prepared
+
+
+class Write:
+    """One bulk statement of a table for one entity model, and its parameter sets.
+
+    The statement is built once per dialect, with parameters that take their values as they are
+    (`_AsIs`: no processing in the executor, no cast). The values are put in the driver's form
+    here, by the very bind processors SQLAlchemy would use for each column on that dialect, so a
+    row is stored exactly as the single-row paths store it; a value that is the same object as
+    the previous row's (a batch's rows share their timestamps) is converted once.
+    """
+
+    def __init__(self, table: Table, names: Sequence[str], build: Callable[[str], Any]) -> None:
+        self._table = table
+        self._names = tuple(names)
+        self._build = build
+        self._queries: dict[str, Prepared] = {}
+        self._processors: dict[str, tuple[tuple[str, Callable[[Any], Any]], ...]] = {}
+
+    def query(self, dialect_name: str) -> Prepared:
+        found = self._queries.get(dialect_name)
+        if found is None:
+            found = self._queries[dialect_name] = Prepared(self._build(dialect_name))
+        return found
+
+    def parameters(self, entities: Sequence[BaseModel], dialect_name: str) -> list[dict[str, Any]]:
+        """One parameter set per entity (all of one model), in the driver's form."""
+        if not entities:
+            return []
+        processors = self._processors_for(dialect_name)
+        dump = _holds_models(type(entities[0]))
+        last_in: list[Any] = [_NOTHING] * len(processors)
+        last_out: list[Any] = [None] * len(processors)
+        rows = []
+        for entity in entities:
+            row = entity.model_dump() if dump else dict(vars(entity))
+            for i, (name, process) in enumerate(processors):
+                value = row[name]
+                if value is None:
+                    continue
+                if value is not last_in[i]:
+                    last_in[i], last_out[i] = value, process(value)
+                row[name] = last_out[i]
+            rows.append(row)
+        return rows
+
+    def _processors_for(self, dialect_name: str) -> tuple[tuple[str, Callable[[Any], Any]], ...]:
+        found = self._processors.get(dialect_name)
+        if found is None:
+            dialect = _DIALECTS[dialect_name]
+            pairs = [(n, self._table.c[n].type.dialect_impl(dialect).bind_processor(dialect)) for n in self._names]
+            found = self._processors[dialect_name] = tuple((n, p) for n, p in pairs if p is not None)
+        return found
+
+
+class _AsIs(TypeEngine[Any]):
+    """A parameter whose value is already in the driver's form."""
+
+    cache_ok = True
+
+    def bind_processor(self, dialect: Dialect) -> None:
+        return None
+
+
+_AS_IS = _AsIs()
+_NOTHING = object()
+# The dialects of the two storages, for their bind processors (which need no connection).
+_DIALECTS: dict[str, Dialect] = {
+    SQLITE: sqlite.pysqlite.dialect(),
+    POSTGRES: asyncpg.dialect(),  # type: ignore[no-untyped-call]
+}
+
+
+def _bind(name: str) -> Any:
+    return bindparam(name, type_=_AS_IS)
 
 
 @cache
-def insert_all(table: Table, model: type[BaseModel]) -> Prepared:
+def insert_all(table: Table, model: type[BaseModel]) -> Write:
     """`INSERT INTO table` of every column that is a field of `model` (storage-only columns take
     their defaults)."""
-    return Prepared(insert_row(table, _columns(table, model)))
+    names = _columns(table, model)
+    return Write(table, names, lambda _: table.insert().values({name: _bind(name) for name in names}))
 
 
 @cache
-def update_by_id(table: Table, model: type[BaseModel], kept: frozenset[str]) -> Prepared:
+def update_by_id(table: Table, model: type[BaseModel], kept: frozenset[str]) -> Write:
     """`UPDATE table SET` every field of `model` but `id` and `kept`, `WHERE id = :id`."""
-    columns = [name for name in _columns(table, model) if name != "id" and name not in kept]
-    return Prepared(set_columns(update(table).where(table.c.id == bindparam("id")), columns))
+    names = [name for name in _columns(table, model) if name not in kept]
+    statement = update(table).where(table.c.id == _bind("id"))
+    return Write(table, names, lambda _: statement.values({name: _bind(name) for name in names if name != "id"}))
 
 
 @cache
-def upsert_all(
-    table: Table, model: type[BaseModel], dialect_name: str, conflict_on: tuple[str, ...], changed: tuple[str, ...]
-) -> Prepared:
+def upsert_all(table: Table, model: type[BaseModel], conflict_on: tuple[str, ...], changed: tuple[str, ...]) -> Write:
     """`INSERT INTO table ... ON CONFLICT (conflict_on) DO UPDATE SET` each of `changed` to the
     new row's value; a stored row keeps its other columns."""
-    statement: Any = upsert(table, dialect_name, conflict_on, changed)
-    return Prepared(statement.values({name: bindparam(name) for name in _columns(table, model)}))
+    names = _columns(table, model)
+
+    def build(dialect_name: str) -> Any:
+        statement: Any = upsert(table, dialect_name, conflict_on, changed)
+        return statement.values({name: _bind(name) for name in names})
+
+    return Write(table, names, build)
 
 
-def parameters(entities: Sequence[BaseModel]) -> list[Mapping[str, Any]]:
-    """The parameter sets of `entities` (all of one model), one per entity."""
-    if not entities:
-        return []
-    if _holds_models(type(entities[0])):
-        return [entity.model_dump() for entity in entities]
-    return [vars(entity) for entity in entities]
+class KeyedRows:
+    """`rows` (a SELECT) where `column` is one of a batch of keys, all given as one parameter:
+    a JSON array read by `json_each` on SQLite, an array compared with `= ANY` on PostgreSQL."""
+
+    def __init__(self, rows: Select[Any], column: ColumnElement[Any]) -> None:
+        json_keys = func.json_each(bindparam("keys")).table_valued("value")
+        self._sqlite = Prepared(rows.where(column.in_(select(json_keys.c.value))))
+        self._postgres = Prepared(rows.where(column == any_(bindparam("keys", type_=ARRAY(column.type)))))
+        # Keys in the form SQLite stores them (a UUID as 32 hex characters), for the JSON array.
+        self._stored = column.type.dialect_impl(_DIALECTS[SQLITE]).bind_processor(_DIALECTS[SQLITE])
+
+    def query(self, dialect_name: str) -> Prepared:
+        return self._sqlite if dialect_name == SQLITE else self._postgres
+
+    def parameters(self, dialect_name: str, keys: Collection[Any]) -> dict[str, Any]:
+        if dialect_name != SQLITE:
+            return {"keys": list(keys)}
+        stored = self._stored
+        return {"keys": json.dumps(list(keys) if stored is None else [stored(key) for key in keys])}
 
 
 def _columns(table: Table, model: type[BaseModel]) -> list[str]:

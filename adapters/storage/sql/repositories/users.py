@@ -10,6 +10,7 @@ from sqlalchemy import bindparam, select
 
 from adapters.storage.sql.dialect import insert_ignoring
 from adapters.storage.sql.prepared import Prepared, insert_row
+from adapters.storage.sql.repositories import bulk
 from adapters.storage.sql.repositories.base import SqlRepository, row_values
 from adapters.storage.sql.tables import users
 from domain.models import User
@@ -20,6 +21,8 @@ _ORDER = (users.c.created_at, users.c.id)
 _ADD = Prepared(insert_row(users))
 _BY_ID = Prepared(select(users).where(users.c.id == bindparam("id")))
 _BY_EMAIL = Prepared(select(users).where(users.c.email == bindparam("email")))
+_BY_IDS = bulk.KeyedRows(select(users), users.c.id)
+_BY_EMAILS = bulk.KeyedRows(select(users), users.c.email)
 
 
 class SqlUsers(SqlRepository):
@@ -33,11 +36,11 @@ class SqlUsers(SqlRepository):
         return await self._first(User, _BY_ID, {"id": user_id})
 
     async def get_many(self, user_ids: Collection[uuid.UUID]) -> builtins.list[User]:
-        return await self._all_in(User, select(users), users.c.id, user_ids)
+        return await self._all_keyed(User, _BY_IDS, user_ids)
 
     async def get_many_by_email(self, emails: Collection[str]) -> builtins.list[User]:
         # Stored emails are lower-case (the entity lowers them).
-        return await self._all_in(User, select(users), users.c.email, {e.lower() for e in emails})
+        return await self._all_keyed(User, _BY_EMAILS, {e.lower() for e in emails})
 
     async def add_many(self, batch: Sequence[User]) -> None:
         await self._insert_many(batch)
