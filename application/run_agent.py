@@ -105,6 +105,8 @@ class _Turns:
         event = self._released.setdefault(session_id, asyncio.Event())
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(event.wait(), at_most)
+        if self._released.get(session_id) is event:  # released elsewhere, or not yet: keep no entry
+            del self._released[session_id]
 
     def release(self, session_id: uuid.UUID) -> None:
         event = self._released.pop(session_id, None)
