@@ -3,6 +3,9 @@ codes."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 from typing import Any
 
 import click
@@ -24,6 +27,11 @@ class _Agentkeep(click.Group):
             return super().invoke(ctx)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise  # click prints these itself (usage errors exit 2)
+        except BrokenPipeError:
+            # The reader went away (`agentkeep ... | head`): nothing to say, and nobody to say it to.
+            with contextlib.suppress(OSError, ValueError):  # so that the exit's flush fails no more
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            ctx.exit(1)
         except Exception as error:
             state = ctx.find_object(CliContext)
             ctx.exit(report(error, state.database_url_hint if state else None))

@@ -11,6 +11,8 @@ import json
 import os
 import re
 import socket
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -394,3 +396,20 @@ def test_a_model_failure_exits_5_and_keeps_the_message(agentkeep: Agentkeep) -> 
     assert_one_error_line(result, 5, f"127.0.0.1:{port}")
     assert result.stdout == ""
     assert conversation(agentkeep, "talk") == [("user", "hello")]
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly(tmp_path: Path) -> None:
+    # `agentkeep ... | head`: the pipe is closed before the command writes; no "Error:" line.
+    env = {**os.environ, "AGENTKEEP_DATABASE_URL": f"sqlite:///{tmp_path}/a.db"}
+    agentkeep = str(Path(sys.executable).parent / "agentkeep")
+    subprocess.run([agentkeep, "db", "upgrade"], env=env, capture_output=True, check=True)
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        done = subprocess.run(
+            [agentkeep, "agents", "list", "--json"], stdout=write_end, stderr=subprocess.PIPE, env=env
+        )
+    finally:
+        os.close(write_end)
+    assert done.returncode == 1
+    assert done.stderr == b""
