@@ -188,8 +188,12 @@ class _ReadAhead(Generic[R]):
         """The next batch; None after the last."""
         self.start()
         assert self._pending is not None
-        pending, self._pending = self._pending, None
-        return await pending
+        # Shielded, and forgotten only once it is done: when the run is cancelled meanwhile, a
+        # read in its worker thread cannot be stopped, and `close()` must wait for it before the
+        # source's connection is closed under it (else its cursor fails, and is logged).
+        batch = await asyncio.shield(self._pending)
+        self._pending = None
+        return batch
 
     async def close(self) -> None:
         """Wait for a read still running (its connection must be idle before the source is

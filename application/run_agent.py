@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from application import system_prompt
 from domain.chat import ChatModels, ModelReply
-from domain.errors import Conflict, NotFound
+from domain.errors import Conflict, DomainError, Invalid, ModelUnavailable, NotFound
 from domain.ids import UserId
 from domain.models import Agent, AgentBio, Message, Session, ToolCall, ToolOutput, Usage, User
 from domain.patches import UserPatch
@@ -133,17 +133,22 @@ class RunAgent:
     async def __call__(self, agent_id_or_name: str, request: RunRequest) -> RunResult:
         token = uuid.uuid4().hex
         prepared = await self._prepare(agent_id_or_name, request, token)
+        session_id = prepared.session.id
         try:
             model = self._models.get(prepared.agent.model)
             reply = await model.reply(prepared.prompt, [*prepared.history, prepared.user_message])
+            try:
+                assistant = await self._storage.run(lambda uow: self._finish(uow, prepared, reply, token))
+            except Invalid as e:
+                # The reply breaks a rule of the storage (PostgreSQL keeps no NUL character):
+                # the model's doing, not the caller's.
+                raise ModelUnavailable(f"the model's reply cannot be stored: {e}") from None
         except Exception:
             # The user message stays; the session is free for the next run, whatever the model
-            # did. (A crash leaves the lease to expire on its own.)
-            await self._storage.run(lambda uow: uow.sessions.release_run(prepared.session.id, token))
-            self._turns.release(prepared.session.id)
+            # or the storage did.
+            await self._give_back(session_id, token)
             raise
-        assistant = await self._storage.run(lambda uow: self._finish(uow, prepared, reply, token))
-        self._turns.release(prepared.session.id)
+        self._turns.release(session_id)
         return RunResult(
             message=reply.text,
             session_id=prepared.session.id,
@@ -156,6 +161,13 @@ class RunAgent:
             tool_outputs=reply.tool_outputs,
             usage=reply.usage,
         )
+
+    async def _give_back(self, session_id: uuid.UUID, token: str) -> None:
+        """Release the run's lease after a failure. If the storage cannot (it is what failed),
+        the lease expires on its own; the first error is the one to report."""
+        with contextlib.suppress(DomainError):
+            await self._storage.run(lambda uow: uow.sessions.release_run(session_id, token))
+        self._turns.release(session_id)
 
     async def _prepare(self, agent_ref: str, request: RunRequest, token: str) -> _Prepared:
         deadline = time.monotonic() + self._session_wait

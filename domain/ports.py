@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, TypeVar
 
+from domain.idempotency import Answer, IdempotencyRecord
 from domain.models import Agent, AgentBio, AgentProfileMetadata, Memory, Message, Session, User
 from domain.paging import Paging
 from domain.patches import AgentBioPatch, AgentPatch, MemoryPatch, MessagePatch, ProfileCounts, SessionPatch, UserPatch
@@ -309,6 +310,35 @@ class Memories(Protocol):
     async def delete(self, memory_id: uuid.UUID) -> bool: ...
 
 
+class IdempotencyKeys(Protocol):
+    """The records of `Idempotency-Key`s (`domain.idempotency`), one per (route, key): rows in the
+    database, so that a claim holds across every process that shares it."""
+
+    async def claim(self, record: IdempotencyRecord, now: datetime) -> IdempotencyRecord | None:
+        """Insert `record` (a claim: `token` set, no answer), or put it in place of a record of
+        its (route, key) that expired by `now`: None then. Otherwise the live record that holds
+        the key, unchanged. One insert-on-conflict, so of concurrent claims exactly one wins."""
+        ...
+
+    async def get(self, route: str, key: str) -> IdempotencyRecord | None:
+        """The record of this key, expired or not."""
+        ...
+
+    async def complete(self, route: str, key: str, token: str, answer: Answer, expires_at: datetime) -> bool:
+        """Store the answer of the claim `token` holds (the token goes), kept until `expires_at`.
+        False when `token` no longer holds the key (its claim expired and another took it)."""
+        ...
+
+    async def release(self, route: str, key: str, token: str) -> None:
+        """Forget the claim `token` holds, if it still holds it: the key is new again."""
+        ...
+
+    async def purge_expired(self, now: datetime, limit: int = 100) -> int:
+        """Delete up to `limit` records that expired by `now` (skipping any another transaction
+        holds, so it never waits); how many it deleted."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction over every repository. Use it as `async with storage.unit_of_work() as uow`;
     it rolls back on leaving unless `commit()` was called. No I/O but the database's belongs inside.
@@ -323,6 +353,7 @@ class UnitOfWork(Protocol):
     sessions: Sessions
     messages: Messages
     memories: Memories
+    idempotency_keys: IdempotencyKeys
 
     async def commit(self) -> None: ...
 

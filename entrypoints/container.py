@@ -17,6 +17,7 @@ from adapters.models.registry import ModelRegistry
 from adapters.storage.sql.database import PostgresStorage, SqliteStorage
 from adapters.storage.sql.dialect import SQLITE, normalize_url
 from application.agents import AgentService
+from application.idempotency import AnsweringStorage, Idempotency
 from application.import_automagik import ImportAutomagik
 from application.memories import MemoryService
 from application.migrate_agents import MigrateAgents
@@ -35,13 +36,21 @@ def _secret(value: Any) -> str | None:
     return None if value is None else str(value.get_secret_value())
 
 
+#: Seconds a SQLite write waits at least for another process's write lock.
+MIN_LOCK_WAIT = 5.0
+
+
 class Container(containers.DeclarativeContainer):
     settings = providers.Singleton(Settings)
 
     storage = providers.Selector(
         providers.Callable(database_kind, settings.provided.database_url),
+        # How long a write waits for another process's lock (a second worker, the CLI): the
+        # session wait, but never under 5 s, or two workers would answer 503 to each other.
         sqlite=providers.Singleton(
-            SqliteStorage, settings.provided.database_url, busy_timeout=settings.provided.session_wait
+            SqliteStorage,
+            settings.provided.database_url,
+            busy_timeout=providers.Callable(lambda wait: max(wait, MIN_LOCK_WAIT), settings.provided.session_wait),
         ),
         postgres=providers.Singleton(PostgresStorage, settings.provided.database_url),
     )
@@ -60,9 +69,21 @@ class Container(containers.DeclarativeContainer):
         session_wait=settings.provided.session_wait,
         lease=providers.Callable(lambda timeout: timeout + 30.0, settings.provided.model_timeout),
     )
-    agents = providers.Singleton(AgentService, storage=storage)
-    users = providers.Singleton(UserService, storage=storage)
-    sessions = providers.Singleton(SessionService, storage=storage)
-    memories = providers.Singleton(MemoryService, storage=storage)
+    # The creates keep an Idempotency-Key's answer in their own transaction (see `AnsweringStorage`).
+    answering_storage = providers.Singleton(AnsweringStorage, storage)
+    agents = providers.Singleton(AgentService, storage=answering_storage)
+    users = providers.Singleton(UserService, storage=answering_storage)
+    sessions = providers.Singleton(SessionService, storage=answering_storage)
+    memories = providers.Singleton(MemoryService, storage=answering_storage)
+    idempotency = providers.Singleton(
+        Idempotency,
+        storage=storage,
+        ttl=settings.provided.idempotency_ttl,
+        # A keyed request holds its key while it may still run: a run may wait its turn on the
+        # session, then for the model; a crashed process frees the key after that.
+        claim_for=providers.Callable(
+            lambda wait, timeout: wait + timeout + 30.0, settings.provided.session_wait, settings.provided.model_timeout
+        ),
+    )
     migrate_agents = providers.Singleton(MigrateAgents, storage=storage)
     import_automagik = providers.Singleton(ImportAutomagik, storage=storage)

@@ -1,5 +1,34 @@
-"""The `agentkeep` command line (click). `main` is the console script."""
+"""The `agentkeep` command line (click). `main` is the console script.
 
-from entrypoints.cli.app import cli, main
+This module loads nothing else until it is asked: the console script imports it, and a Ctrl-C
+while the rest loads (about a second) must end the command quietly, not with a traceback.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from entrypoints.cli.app import cli
 
 __all__ = ["cli", "main"]
+
+#: Exit code of a command stopped by Ctrl-C (128 + SIGINT, the shell's convention).
+INTERRUPTED = 130
+
+
+def main() -> None:
+    """The console script."""
+    try:
+        from entrypoints.cli.app import main as run
+    except KeyboardInterrupt:
+        raise SystemExit(INTERRUPTED) from None
+    run()
+
+
+def __getattr__(name: str) -> Any:
+    if name == "cli":
+        from entrypoints.cli.app import cli
+
+        return cli
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -2,14 +2,15 @@
 legacy source, run the use case with a progress display, print the summary.
 
 Both upgrade agentkeep's schema first (as `serve` does), except in a dry run, which writes nothing
-and so needs the schema in place. Ctrl-C stops after the batch being written (a second Ctrl-C
-aborts it; its transaction is then rolled back); either way a re-run resumes.
+and so needs the schema in place. Ctrl-C stops after the batch being written; a second one aborts
+that batch (its transaction is rolled back). Either way the command says so in one line and exits
+130, and a re-run resumes.
 """
 
 from __future__ import annotations
 
-import asyncio
 import gc
+import os
 import signal
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -21,7 +22,14 @@ from adapters.legacy.automagik import open_automagik_source
 from adapters.legacy.social import open_profile_source
 from application.backfill import Options, Stopped, Tally
 from entrypoints.cli.context import CliContext, pass_cli
-from entrypoints.cli.progress import ReportFile, progress_for, summary_json, summary_lines
+from entrypoints.cli.progress import (
+    BarProgress,
+    LineProgress,
+    ReportFile,
+    progress_for,
+    summary_json,
+    summary_lines,
+)
 from entrypoints.cli.schema import ensure_schema
 from entrypoints.cli.services import run_with
 from entrypoints.container import Container
@@ -137,42 +145,40 @@ def _run(
     report_path: str | None,
     json: bool,
 ) -> None:
-    ensure_schema(cli.settings.database_url, upgrade=not dry_run)
     progress = progress_for()
     report = ReportFile(report_path) if report_path else None
-    stop = _StopFlag()
+    ctrl_c = _CtrlC(progress)
     options = Options(
         batch_size=batch_size,
         dry_run=dry_run,
         progress=progress,
-        stop=stop,
+        stop=ctrl_c.requested,
         on_skip=report.write if report else None,
     )
 
     async def main(container: Container) -> list[Tally]:
-        with stop.on_ctrl_c(), _collector_for_batches():
+        with _collector_for_batches():
             return await work(container, options)
 
-    try:
-        tallies = run_with(cli, lambda container: main(container))
-    except Stopped as stopped:
-        progress.close()
-        click.echo(f"Stopped {stopped}.", err=True)
-        raise SystemExit(STOPPED) from None
-    except asyncio.CancelledError:
-        progress.close()
-        click.echo("Aborted: the batch being written was rolled back; run it again to go on.", err=True)
-        raise SystemExit(STOPPED) from None
-    finally:
-        progress.close()
-        if report is not None:
-            report.close()
-    if json:
-        click.echo(summary_json(headline(tallies), tallies, dry_run=dry_run))
-        return
-    click.echo(headline(tallies))
-    for line in summary_lines(tallies):
-        click.echo(line)
+    with ctrl_c.handled():
+        try:
+            ensure_schema(cli.settings.database_url, upgrade=not dry_run)
+            tallies = run_with(cli, main)
+        except Stopped as stopped:
+            progress.close()
+            click.echo(f"Stopped {stopped}.", err=True)
+            raise SystemExit(STOPPED) from None
+        finally:
+            ctrl_c.over = True  # nothing left to stop or abort: the command is ending
+            progress.close()
+            if report is not None:
+                report.close()
+        if json:
+            click.echo(summary_json(headline(tallies), tallies, dry_run=dry_run))
+            return
+        click.echo(headline(tallies))
+        for line in summary_lines(tallies):
+            click.echo(line)
 
 
 @contextmanager
@@ -195,35 +201,52 @@ def _collector_for_batches() -> Iterator[None]:
         gc.unfreeze()
 
 
-class _StopFlag:
-    """Turns true on the first Ctrl-C; the second aborts as usual."""
+class _CtrlC:
+    """Ctrl-C during a run. The first asks it to stop after the batch being written (`requested`
+    turns true; the run asks after each batch). The second aborts at once: the process exits,
+    and the database rolls back the batch's open transaction, as after a kill (which the crash
+    tests show a re-run recovers from).
 
-    def __init__(self) -> None:
-        self.requested = False
+    Exiting is the one abort that is both quick and sure. A cancelled task is neither: on SQLite
+    the batch's writes hold the event loop, so a cancellation waits for the whole batch, and
+    asyncpg 0.32 cannot cancel an `executemany` in mid-send (the task then waits for its answer
+    forever). So this is a plain signal handler, run between two bytecodes of the main thread
+    even while the loop is busy; it writes to the file descriptor, not through Python's buffered
+    stderr, which the code it interrupts may be in the middle of.
+    """
 
-    def __call__(self) -> bool:
-        return self.requested
+    def __init__(self, progress: BarProgress | LineProgress) -> None:
+        self._progress = progress
+        self._requested = False
+        #: Set once the run has ended: a Ctrl-C is then ignored while the command says how.
+        self.over = False
+
+    def requested(self) -> bool:
+        return self._requested
 
     @contextmanager
-    def on_ctrl_c(self) -> Iterator[None]:
-        loop = asyncio.get_running_loop()
-        main_task = asyncio.current_task()
-
-        def first() -> None:
-            self.requested = True
-            click.echo("Stopping after the current batch (Ctrl-C again to abort it)...", err=True)
-            loop.add_signal_handler(signal.SIGINT, second)
-
-        def second() -> None:
-            if main_task is not None:
-                main_task.cancel()
-
+    def handled(self) -> Iterator[None]:
+        """Ctrl-C handled as above inside the block (in the main thread; elsewhere, as it was)."""
         try:
-            loop.add_signal_handler(signal.SIGINT, first)
-        except (NotImplementedError, RuntimeError):  # no signals here (Windows, a thread): Ctrl-C aborts
+            previous = signal.signal(signal.SIGINT, self._on_ctrl_c)
+        except ValueError:  # not the main thread (an embedding): Ctrl-C is left as it is
             yield
             return
         try:
             yield
         finally:
-            loop.remove_signal_handler(signal.SIGINT)
+            signal.signal(signal.SIGINT, previous)
+
+    def _on_ctrl_c(self, _signal: int, _frame: Any) -> None:
+        if self.over:
+            return
+        if self._requested:
+            self._progress.abandon()
+            _say("Aborted: the batch being written was rolled back; run it again to go on.")
+            os._exit(STOPPED)
+        self._requested = True
+        _say("Stopping after the current batch (Ctrl-C again to abort it)...")
+
+
+def _say(line: str) -> None:
+    os.write(2, (line + "\n").encode())

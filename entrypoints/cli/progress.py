@@ -5,6 +5,7 @@ stderr, so stdout holds only the summary (`--json` output stays parseable)."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from collections import Counter
@@ -40,6 +41,7 @@ class BarProgress:
             console=Console(file=stream),
         )
         self._tasks: dict[str, TaskID] = {}
+        self._fd = stream.fileno()
 
     def start(self, table: str, total: int | None) -> None:
         if not self._tasks:
@@ -54,6 +56,12 @@ class BarProgress:
 
     def close(self) -> None:
         self._progress.stop()
+
+    def abandon(self) -> None:
+        """Leave the terminal usable for a process that exits at once (a second Ctrl-C): show
+        the cursor the bar hid, below the bar. Safe in a signal handler (one write to the file
+        descriptor)."""
+        os.write(self._fd, b"\x1b[?25h\n")
 
 
 class LineProgress:
@@ -81,6 +89,9 @@ class LineProgress:
     def close(self) -> None:
         pass
 
+    def abandon(self) -> None:
+        pass
+
     def _line(self, tally: Tally, *, done: bool = False) -> None:
         total = self._totals.get(tally.table)
         of = f"/{total}" if total is not None else ""
@@ -89,10 +100,11 @@ class LineProgress:
 
 
 class ReportFile:
-    """Every skipped row and dropped value as a JSON line (`--report FILE`)."""
+    """Every skipped row and dropped value as a JSON line (`--report FILE`), written out line by
+    line, so that a run that is aborted (or killed) leaves every line of what it read."""
 
     def __init__(self, path: str) -> None:
-        self._file = open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed by close()
+        self._file = open(path, "w", encoding="utf-8", buffering=1)  # noqa: SIM115 - closed by close()
 
     def write(self, skip: Skip) -> None:
         record = {"table": skip.table, "reason": skip.reason, "row": skip.row, "kept": skip.kept}

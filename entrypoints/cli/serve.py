@@ -5,6 +5,10 @@ replicas do not race) unless `--no-migrate`, refusing a schema newer than the co
 random API key for the run when none is configured (every worker gets it through the environment)
 and prints it with a ready `curl` line; and creates an `echo` agent named `assistant` when there is
 no agent at all, so that first curl works.
+
+SIGTERM stops it gracefully, with one worker or several: new connections are refused at once, the
+requests in flight have `GRACEFUL_SECONDS` to finish, each worker's app closes its database, and
+the command exits 0.
 """
 
 from __future__ import annotations
@@ -13,9 +17,13 @@ import ipaddress
 import os
 import secrets
 import shlex
+import signal
+import sys
+from typing import Any
 
 import click
 import uvicorn
+from uvicorn.supervisors import Multiprocess
 
 from application.inputs import NewAgent
 from domain.errors import Invalid
@@ -26,6 +34,9 @@ from entrypoints.cli.services import run_with
 from entrypoints.container import Container, database_kind
 
 DEFAULT_AGENT = "assistant"
+APP = "entrypoints.http.app:create_app"
+GRACEFUL_SECONDS = 30
+"""How long SIGTERM waits for the requests in flight before it cancels them."""
 
 
 @click.command()
@@ -53,15 +64,31 @@ def serve(cli: CliContext, host: str, port: int, workers: int | None, no_migrate
         key = secrets.token_urlsafe(24)
         os.environ["AGENTKEEP_API_KEYS"] = key
         _print_first_steps(host, port, key)
-    uvicorn.run(
-        "entrypoints.http.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="warning",
-        timeout_graceful_shutdown=30,
-    )
+    options: dict[str, Any] = {"host": host, "port": port, "log_level": "warning"}
+    if (workers or 1) > 1:
+        config = uvicorn.Config(
+            APP, factory=True, workers=workers, timeout_graceful_shutdown=GRACEFUL_SECONDS, **options
+        )
+        _Workers(config, sockets=[config.bind_socket()]).run()
+        return
+    # One worker serves in this process. uvicorn handles SIGTERM itself (stops accepting, lets
+    # the requests in flight finish, shuts the app down, which closes the database), then raises
+    # the signal again against the handler it found: let that be a clean exit, as with workers.
+    signal.signal(signal.SIGTERM, lambda _signal, _frame: sys.exit(0))
+    uvicorn.run(APP, factory=True, timeout_graceful_shutdown=GRACEFUL_SECONDS, **options)
+
+
+class _Workers(Multiprocess):
+    """uvicorn's supervisor of worker processes, except that on SIGTERM (or Ctrl-C) it first
+    closes its own copy of the listening socket. Each worker closes its copy as it starts its
+    graceful shutdown; the parent's copy would otherwise keep the port open until every worker
+    is done, and new connections would be accepted into the backlog to be reset later, instead
+    of refused at once (so that a client or a load balancer tries elsewhere)."""
+
+    def terminate_all(self) -> None:
+        for sock in self.sockets:
+            sock.close()
+        super().terminate_all()
 
 
 async def _ensure_an_agent(container: Container) -> None:

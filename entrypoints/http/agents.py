@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from litestar import Controller, Response, delete, get, patch, post, put
+from litestar import Controller, Request, Response, delete, get, patch, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromQuery, JSONBody, PathParameter, QueryParameter
 
 from application.agents import AgentService
+from application.idempotency import Idempotency
 from application.inputs import AgentReplacement, Counts, NewAgent, NewBio
 from domain.models import Agent, AgentBio, AgentProfileMetadata
 from domain.patches import AgentPatch
+from entrypoints.http.idempotency import RESPONSES, IdempotencyKey, respond
 from entrypoints.http.params import PAGE, PAGE_SIZE, paging
-from entrypoints.http.schemas import ListOf
+from entrypoints.http.schemas import ListOf, created_or_replaced
 
 Ref = Annotated[str, PathParameter(description="The agent's id, or its name.")]
 
@@ -22,9 +24,16 @@ class AgentRoutes(Controller):
     path = "/agents"
     tags = ["agents"]
 
-    @post("/", summary="Create an agent")
-    async def create(self, data: JSONBody[NewAgent], agents: NamedDependency[AgentService]) -> Agent:
-        return await agents.create(data)
+    @post("/", summary="Create an agent", responses=RESPONSES)
+    async def create(
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[NewAgent],
+        agents: NamedDependency[AgentService],
+        idempotency: NamedDependency[Idempotency],
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[Agent]:
+        return await respond(request, idempotency_key, idempotency, lambda: agents.create(data))
 
     @get("/", summary="List agents")
     async def list_agents(
@@ -47,7 +56,11 @@ class AgentRoutes(Controller):
     ) -> Agent:
         return await agents.update(agent_id_or_name, data)
 
-    @put("/{agent_id_or_name:str}", summary="Create or replace an agent by name (201 when created)")
+    @put(
+        "/{agent_id_or_name:str}",
+        summary="Create or replace an agent by name (201 when created)",
+        responses=created_or_replaced(Agent),
+    )
     async def put_agent(
         self, agent_id_or_name: Ref, data: JSONBody[AgentReplacement], agents: NamedDependency[AgentService]
     ) -> Response[Agent]:
@@ -69,17 +82,27 @@ class AgentRoutes(Controller):
     ) -> ListOf[AgentBio]:
         return ListOf.of(await agents.list_bios(agent_id_or_name, paging(page, page_size, sort_desc)))
 
-    @post("/{agent_id_or_name:str}/bios", summary="Add a bio (it becomes the current one)")
+    @post("/{agent_id_or_name:str}/bios", summary="Add a bio (it becomes the current one)", responses=RESPONSES)
     async def add_bio(
-        self, agent_id_or_name: Ref, data: JSONBody[NewBio], agents: NamedDependency[AgentService]
-    ) -> AgentBio:
-        return await agents.add_bio(agent_id_or_name, data)
+        self,
+        request: Request[Any, Any, Any],
+        agent_id_or_name: Ref,
+        data: JSONBody[NewBio],
+        agents: NamedDependency[AgentService],
+        idempotency: NamedDependency[Idempotency],
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[AgentBio]:
+        return await respond(request, idempotency_key, idempotency, lambda: agents.add_bio(agent_id_or_name, data))
 
     @get("/{agent_id_or_name:str}/profile-metadata", summary="Read an agent's profile metadata")
     async def read_profile(self, agent_id_or_name: Ref, agents: NamedDependency[AgentService]) -> AgentProfileMetadata:
         return await agents.get_profile(agent_id_or_name)
 
-    @put("/{agent_id_or_name:str}/profile-metadata", summary="Upsert an agent's counts (201 when created)")
+    @put(
+        "/{agent_id_or_name:str}/profile-metadata",
+        summary="Upsert an agent's counts (201 when created)",
+        responses=created_or_replaced(AgentProfileMetadata),
+    )
     async def put_profile(
         self, agent_id_or_name: Ref, data: JSONBody[Counts], agents: NamedDependency[AgentService]
     ) -> Response[AgentProfileMetadata]:

@@ -13,7 +13,7 @@ from typing import Any
 
 from litestar import Litestar, Router, get
 from litestar.di import Provide
-from litestar.openapi import OpenAPIConfig
+from litestar.openapi import OpenAPIConfig, ResponseSpec
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.types import ASGIApp
@@ -21,10 +21,11 @@ from litestar.types import ASGIApp
 from entrypoints.container import Container
 from entrypoints.http.agents import AgentRoutes
 from entrypoints.http.auth import api_key_guard
-from entrypoints.http.errors import EXCEPTION_HANDLERS
+from entrypoints.http.errors import EXCEPTION_HANDLERS, document_errors
 from entrypoints.http.memories import MemoryRoutes
 from entrypoints.http.middleware import request_id_and_log
 from entrypoints.http.runs import RunRoutes
+from entrypoints.http.schemas import Health, overlapping_unions_as_any_of
 from entrypoints.http.sessions import SessionRoutes
 from entrypoints.http.users import UserRoutes
 from entrypoints.version import VERSION
@@ -42,15 +43,32 @@ def build_litestar(container: Container) -> Litestar:
         path="/api/v1",
         route_handlers=[RunRoutes, AgentRoutes, UserRoutes, SessionRoutes, MemoryRoutes],
         guards=[api_key_guard([key.get_secret_value() for key in settings.api_keys])],
-        dependencies={name: provide(name) for name in ("run_agent", "agents", "users", "sessions", "memories")},
+        dependencies={
+            name: provide(name) for name in ("run_agent", "agents", "users", "sessions", "memories", "idempotency")
+        },
         security=[{"apiKey": []}, {"bearer": []}],
     )
 
-    @get("/health", summary="Liveness and schema check", tags=["health"])
+    @get(
+        "/health",
+        summary="Liveness and schema check",
+        tags=["health"],
+        responses={
+            200: ResponseSpec(
+                Health, description="The database answers; its schema is the code's.", generate_examples=False
+            ),
+            503: ResponseSpec(Health, description="The database is unreachable, or behind.", generate_examples=False),
+        },
+    )
     async def health() -> Any:
         from entrypoints.http.health import health_response
 
         return await health_response(container)
+
+    def complete_the_document(app: Litestar) -> None:
+        # Built here, not on the first request for it: the document is then frozen with the rest.
+        document_errors(app.openapi_schema)
+        overlapping_unions_as_any_of(app.openapi_schema)
 
     def freeze_startup_objects() -> None:
         # Everything built so far (modules, schemas, routes) lives as long as the process: keep
@@ -67,7 +85,7 @@ def build_litestar(container: Container) -> Litestar:
         route_handlers=[api, health],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         request_max_body_size=settings.max_body,
-        on_startup=[freeze_startup_objects],
+        on_startup=[complete_the_document, freeze_startup_objects],
         on_shutdown=[close_storage],
         openapi_config=OpenAPIConfig(
             title="agentkeep",

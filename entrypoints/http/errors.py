@@ -1,5 +1,9 @@
 """The one map from domain errors to HTTP answers, in Litestar's shape `{status_code, detail, extra}`:
-a 400 names each bad field in `extra` (`[{key, message}]`); every other error gives `extra: {code, key}`."""
+a 400 names each bad field in `extra` (`[{key, message}]`); every other error gives `extra: {code, key}`.
+
+`document_errors` writes the same answers into the OpenAPI document, so that a client (or a fuzzer)
+knows every status code an operation can answer and the body that comes with it.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from typing import Any
 
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi.spec import OpenAPI, OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Operation, Reference, Schema
 
 from domain.errors import (
     Conflict,
@@ -93,3 +98,94 @@ EXCEPTION_HANDLERS = {
     HTTPException: http_error_handler,
     Exception: internal_error_handler,
 }
+
+
+_STRING, _INTEGER = Schema(type=OpenAPIType.STRING), Schema(type=OpenAPIType.INTEGER)
+ERROR_SCHEMAS = {
+    "FieldErrors": Schema(
+        type=OpenAPIType.OBJECT,
+        description="A 400: `extra` names each bad field (`key` is a dotted path, empty for the whole body).",
+        properties={
+            "status_code": _INTEGER,
+            "detail": _STRING,
+            "extra": Schema(
+                type=OpenAPIType.ARRAY,
+                items=Schema(
+                    type=OpenAPIType.OBJECT,
+                    properties={"key": _STRING, "message": _STRING},
+                    required=["key", "message"],
+                    additional_properties=False,
+                ),
+            ),
+        },
+        required=["status_code", "detail", "extra"],
+        additional_properties=False,
+    ),
+    "Error": Schema(
+        type=OpenAPIType.OBJECT,
+        description="Any error but a 400: `extra.code` says which, `extra.key` what is to blame (or null).",
+        properties={
+            "status_code": _INTEGER,
+            "detail": _STRING,
+            "extra": Schema(
+                type=OpenAPIType.OBJECT,
+                properties={"code": _STRING, "key": Schema(one_of=[_STRING, Schema(type=OpenAPIType.NULL)])},
+                required=["code", "key"],
+                additional_properties=False,
+            ),
+        },
+        required=["status_code", "detail", "extra"],
+        additional_properties=False,
+    ),
+}
+_ROW_PARAMETERS = {"agent_id", "user_id", "session_id"}
+"""Query parameters that name a row: one that names nothing is a 404."""
+
+
+def _error(description: str, schema: str = "Error") -> OpenAPIResponse:
+    content = {MediaType.JSON.value: OpenAPIMediaType(schema=Reference(f"#/components/schemas/{schema}"))}
+    return OpenAPIResponse(description=description, content=content)
+
+
+def errors_of(path: str, method: str, operation: Operation) -> dict[str, OpenAPIResponse]:
+    """The error answers an operation can give, by the rules of `EXCEPTION_HANDLERS` and SPEC §5."""
+    parameters = [p for p in operation.parameters or [] if not isinstance(p, Reference)]
+    in_path = any(p.param_in == "path" for p in parameters)
+    names_a_row = any(p.param_in == "query" and p.name in _ROW_PARAMETERS for p in parameters)
+    body = operation.request_body is not None
+    errors: dict[str, OpenAPIResponse] = {}
+    if parameters or body:
+        errors["400"] = _error("Invalid input: `extra` lists each bad field.", "FieldErrors")
+    if not path.startswith("/api/"):
+        return errors
+    errors["401"] = _error("No valid API key (`X-API-Key` or `Authorization: Bearer`): `unauthorized`.")
+    if in_path or names_a_row or body:
+        errors["404"] = _error("What the path, the query or the body names does not exist: `not_found`.")
+    if method in {"post", "put", "patch"}:
+        errors["409"] = _error(
+            "A conflict: `duplicate`, `agent_inactive`, `session_owner_mismatch`, `session_finished`, `session_busy`."
+        )
+    if body:
+        errors["413"] = _error("The body is over `AGENTKEEP_MAX_BODY`: `body_too_large`.")
+    if path.endswith("/run"):
+        errors["502"] = _error("The model failed (the user message is kept): `model_error`.")
+        errors["504"] = _error("The model did not answer in time (the user message is kept): `model_timeout`.")
+    errors["503"] = _error("The database is unreachable: `storage_unavailable`.")
+    return errors
+
+
+def document_errors(openapi: OpenAPI) -> None:
+    """Add to each operation of `openapi` the errors it can answer (see `errors_of`), with their
+    body schemas. Called once the app has built its document (`app.complete_the_document`)."""
+    if openapi.components.schemas is None:
+        openapi.components.schemas = {}
+    openapi.components.schemas.update(ERROR_SCHEMAS)
+    for path, item in (openapi.paths or {}).items():
+        for method in ("get", "put", "post", "delete", "patch"):
+            operation: Operation | None = getattr(item, method)
+            if operation is None:
+                continue
+            # A route's own answers are kept, but for the 400: that is Litestar's, whose `extra` is
+            # any object; `validation_error_handler` makes it the list that `FieldErrors` says.
+            own = {status: answer for status, answer in (operation.responses or {}).items() if status != "400"}
+            operation.responses = dict(sorted({**errors_of(path, method, operation), **own}.items()))

@@ -5,18 +5,20 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from litestar import Controller, delete, get, patch, post
+from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.openapi.spec import Reference
 from litestar.params import Body, FromQuery, JSONBody, PathParameter, QueryParameter
 from pydantic import TypeAdapter, ValidationError
 
+from application.idempotency import Idempotency
 from application.inputs import NewMemory
 from application.memories import MAX_BATCH, MemoryService
 from domain.errors import Invalid
 from domain.models import Memory
 from domain.patches import MemoryPatch
 from domain.values import ReadMode
+from entrypoints.http.idempotency import RESPONSES, IdempotencyKey, respond
 from entrypoints.http.params import PAGE, PAGE_SIZE, paging
 from entrypoints.http.schemas import ListOf
 from entrypoints.references import user_filter, uuid_ref
@@ -31,22 +33,36 @@ class MemoryRoutes(Controller):
     path = "/memories"
     tags = ["memories"]
 
-    @post("/", summary="Create a memory")
-    async def create(self, data: JSONBody[NewMemory], memories: NamedDependency[MemoryService]) -> Memory:
-        return await memories.create(data)
+    @post("/", summary="Create a memory", responses=RESPONSES)
+    async def create(
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[NewMemory],
+        memories: NamedDependency[MemoryService],
+        idempotency: NamedDependency[Idempotency],
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[Memory]:
+        return await respond(request, idempotency_key, idempotency, lambda: memories.create(data))
 
-    @post("/batch", summary="Create 1..100 memories in one transaction, or none")
+    @post("/batch", summary="Create 1..100 memories in one transaction, or none", responses=RESPONSES)
     async def create_batch(
         self,
+        request: Request[Any, Any, Any],
         data: Annotated[list[dict[str, Any]], Body(min_items=1, max_items=MAX_BATCH, schema_extra=_ITEMS_SCHEMA)],
         memories: NamedDependency[MemoryService],
-    ) -> dict[str, list[Memory]]:
+        idempotency: NamedDependency[Idempotency],
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[dict[str, list[Memory]]]:
         # Validated here, not by Litestar, which drops the item's index from the key of a bad field.
         try:
             items = _BATCH.validate_python(data)
         except ValidationError as e:
             raise Invalid.from_validation_error(e) from None
-        return {"items": await memories.create_batch(items)}
+
+        async def create() -> dict[str, list[Memory]]:
+            return {"items": await memories.create_batch(items)}
+
+        return await respond(request, idempotency_key, idempotency, create)
 
     @get("/", summary="List memories")
     async def list_memories(

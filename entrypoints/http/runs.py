@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from litestar import Controller, post
+from litestar import Controller, Request, Response, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter
 
+from application.idempotency import Idempotency
 from application.run_agent import RunAgent, RunRequest, RunResult
+from entrypoints.http.idempotency import RESPONSES, IdempotencyKey, respond_run
 
 
 class RunRoutes(Controller):
@@ -19,12 +21,19 @@ class RunRoutes(Controller):
         "/{agent_id_or_name:str}/run",
         status_code=200,
         summary="Run an agent on a message",
-        description="Creates the user and the session when needed; the user message is kept even when the model fails.",
+        description=(
+            "Creates the user and the session when needed; the user message is kept even when the model fails. "
+            "With an Idempotency-Key, a model failure (502/504) is replayed like any answer: send a new key to retry."
+        ),
+        responses=RESPONSES,
     )
     async def run(
         self,
+        request: Request[Any, Any, Any],
         agent_id_or_name: Annotated[str, PathParameter(description="The agent's id, or its name.")],
         data: JSONBody[RunRequest],
         run_agent: NamedDependency[RunAgent],
-    ) -> RunResult:
-        return await run_agent(agent_id_or_name, data)
+        idempotency: NamedDependency[Idempotency],
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[RunResult]:
+        return await respond_run(request, idempotency_key, idempotency, lambda: run_agent(agent_id_or_name, data))

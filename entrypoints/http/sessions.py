@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar import Controller, delete, get, patch, post
+from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromQuery, JSONBody, PathParameter, QueryParameter
 
+from application.idempotency import Idempotency
 from application.inputs import NewSession
 from application.sessions import SessionService
 from domain.models import Session
 from domain.patches import SessionPatch
+from entrypoints.http.idempotency import RESPONSES, IdempotencyKey, respond
 from entrypoints.http.params import PAGE, PAGE_SIZE, paging
-from entrypoints.http.schemas import ListOf, session_view
+from entrypoints.http.schemas import SESSION_VIEW, ListOf, session_view
 from entrypoints.references import user_filter, uuid_ref
 
 SessionRef = Annotated[str, PathParameter(description="The session's id, or its name.")]
@@ -24,9 +26,16 @@ class SessionRoutes(Controller):
     path = "/sessions"
     tags = ["sessions"]
 
-    @post("/", summary="Create a session")
-    async def create(self, data: JSONBody[NewSession], sessions: NamedDependency[SessionService]) -> Session:
-        return await sessions.create(data)
+    @post("/", summary="Create a session", responses=RESPONSES)
+    async def create(
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[NewSession],
+        sessions: NamedDependency[SessionService],
+        idempotency: NamedDependency[Idempotency],
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[Session]:
+        return await respond(request, idempotency_key, idempotency, lambda: sessions.create(data))
 
     @get("/", summary="List sessions, newest first")
     async def list_sessions(
@@ -41,7 +50,7 @@ class SessionRoutes(Controller):
         found = await sessions.list(paging(page, page_size, sort_desc), user_id=user_filter(user_id), agent_id=agent_id)
         return ListOf.of(found)
 
-    @get("/{session_id_or_name:str}", summary="Read a session with its messages")
+    @get("/{session_id_or_name:str}", summary="Read a session with its messages", responses=SESSION_VIEW)
     async def read(
         self,
         session_id_or_name: SessionRef,

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from litestar import Controller, delete, get, patch, post
+from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromQuery, JSONBody, PathParameter, QueryParameter
 
+from application.idempotency import Idempotency
 from application.inputs import NewUser
 from application.users import UserService
 from domain.models import User
 from domain.patches import UserPatch
+from entrypoints.http.idempotency import RESPONSES, IdempotencyKey, respond
 from entrypoints.http.params import PAGE, PAGE_SIZE, paging
 from entrypoints.http.schemas import ListOf
 from entrypoints.references import user_ref
@@ -23,9 +25,16 @@ class UserRoutes(Controller):
     path = "/users"
     tags = ["users"]
 
-    @post("/", summary="Create a user")
-    async def create(self, data: JSONBody[NewUser], users: NamedDependency[UserService]) -> User:
-        return await users.create(data)
+    @post("/", summary="Create a user", responses=RESPONSES)
+    async def create(
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[NewUser],
+        users: NamedDependency[UserService],
+        idempotency: NamedDependency[Idempotency],
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[User]:
+        return await respond(request, idempotency_key, idempotency, lambda: users.create(data))
 
     @get("/", summary="List users")
     async def list_users(

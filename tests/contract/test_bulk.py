@@ -355,7 +355,7 @@ def statements(storage: Storage) -> Iterator[list[str]]:
     try:
         with pytest.MonkeyPatch.context() as patch:
             for executor in (SyncExecutor, AsyncExecutor):
-                for name in ("rows", "write"):
+                for name in ("rows", "write", "write_bound"):
                     patch.setattr(executor, name, recording(getattr(executor, name)))
             yield seen
     finally:

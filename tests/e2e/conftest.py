@@ -129,6 +129,15 @@ def kind(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A new database for a command run as a process: a SQLite file, or a PostgreSQL database of
+    this test's own (not a schema: a process reads its URL, which names no schema)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'agentkeep.db'}"
+    return str(request.getfixturevalue("pg_database"))
+
+
 @pytest.fixture
 def database(request: pytest.FixtureRequest, kind: str, tmp_path: Path) -> Database:
     """A new, empty database for this test: a SQLite file, or a PostgreSQL schema."""

@@ -11,7 +11,6 @@ import sys
 from importlib.metadata import version
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -22,13 +21,6 @@ from adapters.storage.sql.dialect import normalize_url
 from entrypoints.cli import cli
 
 OUR_TABLES = set(tables.metadata.tables)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'agentkeep.db'}"
-    return str(request.getfixturevalue("pg_database"))
 
 
 def agentkeep(*args: str, env: dict[str, str] | None = None) -> Result:

@@ -1,162 +1,43 @@
-"""`agentkeep migrate-agents` as an operator runs it: a real process, killed with SIGKILL in the
-middle of a run and run again, must end in the state of one clean run (SPEC §4 crash safety); and
-the summary, dry run, report file, JSON output and errors through click's runner.
+"""`agentkeep migrate-agents` through click's runner: the summary, a re-run, a dry run, a report
+file, JSON output and errors. Killed and interrupted runs: `test_cli_backfill_crash.py`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import os
-import random
-import signal
-import subprocess
-import sys
-import time
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import asyncpg
 import pytest
-from click.testing import CliRunner, Result
-from sqlalchemy import inspect, text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from adapters.legacy.demo import write_profiles
 from adapters.storage.sql.dialect import normalize_url
-from entrypoints.cli import cli
-
-EXECUTABLE = Path(sys.executable).with_name("agentkeep")
-TABLES = {
-    "agent": "id",
-    "agent_persona_bios": "id",
-    "user_agent_profile_metadata": "id",
-}
-# Timestamps aside (SPEC §4), and the bios' insertion key, which a rolled-back batch may consume.
-NOT_COMPARED = {"created_at", "updated_at", "seq"}
-
-
-def agentkeep(database_url: str, *args: str) -> Result:
-    runner = CliRunner(env={name: None for name in os.environ if name.startswith("AGENTKEEP_")})
-    return runner.invoke(cli, ["--database-url", database_url, *args], prog_name="agentkeep")
-
-
-def start(database_url: str, *args: str) -> subprocess.Popen[str]:
-    env = {name: value for name, value in os.environ.items() if not name.startswith("AGENTKEEP_")}
-    return subprocess.Popen(
-        [str(EXECUTABLE), "--database-url", database_url, *args],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def dump(url: str) -> dict[str, list[tuple[str, ...]]]:
-    """Every row of agentkeep's agent tables, without the columns a re-run may change."""
-
-    async def read() -> dict[str, list[tuple[str, ...]]]:
-        engine = create_async_engine(normalize_url(url), poolclass=NullPool)
-        try:
-            async with engine.connect() as connection:
-                rows: dict[str, list[tuple[str, ...]]] = {}
-                for table, key in TABLES.items():
-                    result = await connection.execute(text(f"SELECT * FROM {table} ORDER BY {key}"))
-                    keep = [i for i, name in enumerate(result.keys()) if name not in NOT_COMPARED]
-                    rows[table] = [tuple(str(row[i]) for i in keep) for row in result]
-                return rows
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(read())
-
-
-def count_agents(url: str) -> int:
-    """How many agents the target holds now (0 while its schema is being made)."""
-
-    async def read() -> int:
-        engine = create_async_engine(normalize_url(url), poolclass=NullPool)
-        try:
-            async with engine.connect() as connection:
-                return int((await connection.execute(text("SELECT count(*) FROM agent"))).scalar_one())
-        except DBAPIError:
-            return 0
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(read())
-
-
-@pytest.fixture
-def new_pg_database(postgres_url: str) -> Iterator[Callable[[], str]]:
-    """Makes fresh PostgreSQL databases (dropped afterwards); each call returns a URL."""
-    made: list[str] = []
-    base, _, _ = postgres_url.rpartition("/")
-    dsn = postgres_url.replace("postgresql+asyncpg://", "postgresql://")
-
-    async def admin(sql: str) -> None:
-        connection = await asyncpg.connect(dsn)
-        try:
-            await connection.execute(sql)
-        finally:
-            await connection.close()
-
-    def make() -> str:
-        name = f"t_{uuid.uuid4().hex[:12]}"
-        asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-        made.append(name)
-        return f"{base}/{name}"
-
-    yield make
-    for name in made:
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
-PROFILES = 6000
-BATCH = "100"
+from tests.e2e.backfills import Rows, agentkeep, databases
+from tests.e2e.backfills import dump as dump_tables
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def make_database(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[], str]:
+def make_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[], str]]:
     """Makes empty databases of the kind under test; each call returns a URL."""
-    if request.param == "sqlite":
-        names = iter(range(100))
-        return lambda: f"sqlite:///{tmp_path}/db{next(names)}.db"
-    make: Callable[[], str] = request.getfixturevalue("new_pg_database")
-    return make
+    postgres_url = request.getfixturevalue("postgres_url") if request.param == "postgres" else None
+    with databases(tmp_path, postgres_url) as make:
+        yield make
 
 
-def legacy_database(make_database: Callable[[], str], profiles: int = PROFILES) -> str:
+def legacy_database(make_database: Callable[[], str], profiles: int) -> str:
     """A new database holding demo legacy tables (the same rows for the same seed)."""
     url = make_database()
     write_profiles(url, profiles, seed=5)
     return url
 
 
-def test_a_killed_run_resumes_to_the_state_of_one_clean_run(make_database: Callable[[], str]) -> None:
-    # The same-database case: the legacy tables sit beside agentkeep's in each database.
-    clean, killed = legacy_database(make_database), legacy_database(make_database)
-    assert agentkeep(clean, "migrate-agents", "--batch-size", BATCH).exit_code == 0
-    expected = dump(clean)
-    assert len(expected["agent"]) > PROFILES * 0.9
-
-    kill_points = sorted(random.Random(11).sample(range(300, int(PROFILES * 0.8)), 2))
-    for kill_at in kill_points:
-        process = start(killed, "migrate-agents", "--batch-size", BATCH)
-        deadline = time.monotonic() + 120
-        while process.poll() is None and count_agents(killed) < kill_at and time.monotonic() < deadline:
-            time.sleep(0.01)
-        process.send_signal(signal.SIGKILL)
-        process.communicate()
-        assert process.returncode == -signal.SIGKILL, f"the run ended before the kill at {kill_at} agents"
-        assert 0 < len(dump(killed)["agent"]) < len(expected["agent"])
-
-    resumed = agentkeep(killed, "migrate-agents", "--batch-size", BATCH)
-    assert resumed.exit_code == 0, resumed.output
-    assert dump(killed) == expected
+def dump(url: str) -> Rows:
+    """Every agentkeep table, every column."""
+    return dump_tables(url, {})
 
 
 def test_the_summary_counts_then_a_rerun_changes_nothing(make_database: Callable[[], str], tmp_path: Path) -> None:

@@ -2,7 +2,9 @@
 
 A first `serve` needs no set-up: in an empty directory it makes the SQLite file, an `assistant` echo
 agent and an API key for the run, and prints a `curl` line that works as printed. The refusals run
-through click's runner with uvicorn replaced by a tripwire: nothing may start.
+through click's runner with uvicorn replaced by a tripwire: nothing may start. SIGTERM (issue 7,
+item 6) lets the runs in flight finish, refuses new connections meanwhile, closes the database and
+exits 0, with one worker and with two.
 """
 
 from __future__ import annotations
@@ -16,13 +18,14 @@ import shlex
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Any
 
+import asyncpg
 import httpx
 import pytest
 import uvicorn
@@ -33,26 +36,30 @@ from sqlalchemy.pool import NullPool
 
 from adapters.storage.sql.dialect import normalize_url
 from entrypoints.cli import cli
+from entrypoints.cli.serve import GRACEFUL_SECONDS
+from tests.e2e.serve_process import (
+    EXECUTABLE,
+    HEADERS,
+    clean_environment,
+    conversations,
+    free_port,
+    sqlite_path,
+    start_serve,
+    wait_for_group_exit,
+)
+from tests.integration.openai_server import FakeOpenAIServer, Scripted, completion
 
-EXECUTABLE = Path(sys.executable).with_name("agentkeep")
+IN_FLIGHT = 4
+OTHER_CONNECTIONS = (
+    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+)
+
 UNKNOWN_REVISION = "ffffffffffff"
-
-
-def clean_environment(**settings: str) -> dict[str, str]:
-    """This process's environment without the developer's `AGENTKEEP_*`, plus `settings`."""
-    env = {name: value for name, value in os.environ.items() if not name.startswith("AGENTKEEP_")}
-    return {**env, **settings}
 
 
 def agentkeep(*args: str) -> Result:
     runner = CliRunner(env={name: None for name in os.environ if name.startswith("AGENTKEEP_")})
     return runner.invoke(cli, list(args), prog_name="agentkeep")
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def assert_one_error_line(result: Result, exit_code: int, *fragments: str) -> None:
@@ -102,13 +109,6 @@ def started(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
 
     monkeypatch.setattr(uvicorn, "run", tripwire)  # `serve` calls `uvicorn.run`
     return runs
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'agentkeep.db'}"
-    return str(request.getfixturevalue("pg_database"))
 
 
 def execute(url: str, statement: str) -> None:
@@ -211,8 +211,7 @@ def test_a_first_serve_prints_a_key_and_a_curl_line_that_works(
 
     server_process.send_signal(signal.SIGTERM)
 
-    # uvicorn re-raises the SIGTERM it handled once it has shut down: dying of it is a clean stop.
-    assert server_process.wait(timeout=10) in (0, -signal.SIGTERM)
+    assert server_process.wait(timeout=10) == 0
     stderr = server_process.stderr.read()  # type: ignore[union-attr]
     assert "Traceback" not in stderr
     assert "Created the agent 'assistant' (model echo)." in stderr
@@ -270,3 +269,83 @@ def test_serve_refuses_a_schema_newer_than_the_code(
     assert agentkeep("--database-url", database_url, "db", "current").output == f"{UNKNOWN_REVISION}\n"
     agents = json.loads(agentkeep("--database-url", database_url, "agents", "list", "--json").stdout)
     assert agents["total"] == 0  # no `assistant` made on a database this code does not know
+
+
+@pytest.mark.parametrize(
+    ("database_url", "workers"),
+    [("sqlite", 1), ("sqlite", 2), pytest.param("postgres", 2, marks=pytest.mark.postgres)],
+    indirect=["database_url"],
+)
+def test_sigterm_lets_the_runs_in_flight_finish_refuses_new_connections_and_closes_the_database(
+    database_url: str, workers: int, openai: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    # The model holds its replies until the test lets them go (a delay `stopping` cuts short): the
+    # runs are in flight for as long as the test needs, whatever the machine's speed.
+    openai.script(*[Scripted(completion("slow reply"), delay=50) for _ in range(IN_FLIGHT)])
+    served = start_serve(database_url, tmp_path, workers=workers, AGENTKEEP_OPENAI_BASE_URL=openai.base_url)
+    try:
+        with httpx.Client(base_url=served.url, headers=HEADERS, timeout=60) as http:
+            created = http.post("/api/v1/agents", json={"name": "slow", "model": "openai:slow"})
+            assert created.status_code == 201, created.text
+        with ThreadPoolExecutor(IN_FLIGHT) as pool:
+            runs = [pool.submit(_run_slowly, served.url, f"question {n}") for n in range(IN_FLIGHT)]
+            _wait_for(lambda: len(openai.received) == IN_FLIGHT, "every run to reach the model")
+
+            served.process.send_signal(signal.SIGTERM)
+
+            _wait_for(lambda: _refused(served.port), "new connections to be refused")
+            assert served.process.poll() is None
+            assert not any(run.done() for run in runs)  # refused while the runs are still in flight
+            openai.stopping.set()  # the model answers now
+            answers = [run.result() for run in runs]
+        assert served.process.wait(timeout=GRACEFUL_SECONDS + 15) == 0
+        wait_for_group_exit(served.process.pid)
+    finally:
+        if served.process.poll() is None:
+            served.kill_all()
+
+    assert answers == [(200, "slow reply")] * IN_FLIGHT
+    assert "Traceback" not in served.output()
+    stored = sorted(conversations(database_url).values())
+    assert stored == [[("user", f"question {n}"), ("assistant", "slow reply")] for n in range(IN_FLIGHT)]
+    # The engine was closed: SQLite's last connection checkpointed the WAL and removed it; on
+    # PostgreSQL no connection of the server is left.
+    if database_url.startswith("sqlite"):
+        assert not Path(sqlite_path(database_url) + "-wal").exists()
+    else:
+        _wait_for(lambda: _connections_to(database_url) == 0, "the server's connections to be gone")
+
+
+def _run_slowly(base_url: str, text: str) -> tuple[int, str]:
+    """A run of the slow agent, on a connection of its own; (status, reply)."""
+    with httpx.Client(base_url=base_url, headers=HEADERS, timeout=120) as http:
+        response = http.post("/api/v1/agents/slow/run", json={"message_content": text})
+    return response.status_code, response.json().get("message", response.text)
+
+
+def _wait_for(condition: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"waited {timeout} s for {what}"
+        time.sleep(0.02)
+
+
+def _refused(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()
+    except ConnectionRefusedError:
+        return True
+    return False
+
+
+def _connections_to(database_url: str) -> int:
+    """Sessions on the database other than this one."""
+
+    async def count() -> int:
+        connection = await asyncpg.connect(database_url.replace("postgresql+asyncpg://", "postgresql://"))
+        try:
+            return int(await connection.fetchval(OTHER_CONNECTIONS))
+        finally:
+            await connection.close()
+
+    return asyncio.run(count())

@@ -293,7 +293,6 @@ async def test_a_nul_character_in_a_path_or_query_is_never_5xx(
     assert response.status_code < 500, response.text
 
 
-@pytest.mark.xfail(reason="Idempotency-Key (SPEC §5 Retries) is not implemented: it needs a table of keys", strict=True)
 async def test_the_same_idempotency_key_and_body_answers_the_stored_response_and_writes_nothing(
     api: httpx.AsyncClient,
 ) -> None:

@@ -128,6 +128,14 @@ def one_row_per_table() -> dict[str, dict[str, Any]]:
             "metadata": {},
             **stamps,
         },
+        "idempotency_keys": {
+            "route": "POST /api/v1/agents",
+            "key": "retry-1",
+            "fingerprint": "0" * 64,
+            "status": 201,
+            "body": "{}",
+            "expires_at": now,
+        },
     }
     assert set(rows) == set(tables.metadata.tables), "a table was added: give it a row here"
     return rows

@@ -248,6 +248,34 @@ async def test_a_model_failure_keeps_the_user_message_and_frees_the_session(stor
     assert again.session_id == session.id
 
 
+class NulReply:
+    """A model that answers with a NUL character, which PostgreSQL cannot store."""
+
+    async def reply(self, system_prompt: str, messages: Sequence[Message]) -> ModelReply:
+        reply = await EchoModel().reply(system_prompt, messages)
+        return reply.model_copy(update={"text": "a\u0000b"})
+
+
+async def test_a_reply_the_storage_cannot_keep_is_a_model_error_and_frees_the_session(
+    storage: Storage, agent: Agent
+) -> None:
+    run = RunAgent(storage, Models(NulReply()))
+    failure: str | None = None
+    try:
+        await run("assistant", request("kept", session_name="s"))
+    except ModelUnavailable as e:  # PostgreSQL (memory and SQLite keep any text)
+        failure = str(e)
+    assert failure is None or "cannot be stored" in failure
+    stored = ["kept", "a\u0000b"] if failure is None else ["kept"]
+    session = await storage.run(lambda uow: uow.sessions.get_by_name("s"))
+    assert session is not None
+    assert [m.text_content for m in await history(storage, session.id)] == stored
+    again = await RunAgent(storage, Models(EchoModel()), session_wait=0.5)(
+        "assistant", request("next", session_name="s")
+    )
+    assert again.session_id == session.id
+
+
 async def test_a_run_on_a_busy_session_waits_then_answers_session_busy(storage: Storage, agent: Agent) -> None:
     slow = Slow()
     first = asyncio.create_task(RunAgent(storage, Models(slow))("assistant", request("one", session_name="s")))

@@ -16,6 +16,7 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel
 
 from domain.errors import Conflict, NotFound
+from domain.idempotency import IdempotencyRecord
 from domain.models import Agent, AgentBio, AgentProfileMetadata, Memory, Message, Session, User
 from domain.paging import Paging
 
@@ -54,6 +55,7 @@ class Tables:
     memories: dict[uuid.UUID, Memory] = field(default_factory=dict)
     # The run lease of a session (the storage-only `run_token`, `run_until` columns in SQL).
     leases: dict[uuid.UUID, Lease] = field(default_factory=dict)
+    idempotency_keys: dict[tuple[str, str], IdempotencyRecord] = field(default_factory=dict)  # by (route, key)
     last_seq: int = 0
 
     def copy(self) -> Tables:
@@ -68,6 +70,7 @@ class Tables:
             messages=dict(self.messages),
             memories=dict(self.memories),
             leases=dict(self.leases),
+            idempotency_keys=dict(self.idempotency_keys),
         )
 
     def next_seq(self) -> int:

@@ -15,6 +15,7 @@ from typing import TypeVar
 from adapters.storage.memory.repositories import (
     MemoryAgentBios,
     MemoryAgents,
+    MemoryIdempotencyKeys,
     MemoryMemories,
     MemoryMessages,
     MemoryProfileMetadata,
@@ -22,7 +23,17 @@ from adapters.storage.memory.repositories import (
     MemoryUsers,
 )
 from adapters.storage.memory.state import Tables, Workspace
-from domain.ports import AgentBios, Agents, Memories, Messages, ProfileMetadata, Sessions, UnitOfWork, Users
+from domain.ports import (
+    AgentBios,
+    Agents,
+    IdempotencyKeys,
+    Memories,
+    Messages,
+    ProfileMetadata,
+    Sessions,
+    UnitOfWork,
+    Users,
+)
 
 T = TypeVar("T")
 
@@ -40,6 +51,7 @@ class MemoryUnitOfWork:
         self.sessions: Sessions = MemorySessions(self._workspace)
         self.messages: Messages = MemoryMessages(self._workspace)
         self.memories: Memories = MemoryMemories(self._workspace)
+        self.idempotency_keys: IdempotencyKeys = MemoryIdempotencyKeys(self._workspace)
 
     async def commit(self) -> None:
         self._storage.tables = self._workspace.tables

@@ -9,8 +9,7 @@ from typing import Any
 
 from sqlalchemy import Dialect, inspect
 from sqlalchemy.engine import URL
-from sqlalchemy.exc import InterfaceError as SAInterfaceError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from adapters.storage.sql.dialect import POSTGRES, mask_url, normalize_url
@@ -48,7 +47,7 @@ class PostgresStorage(RunsWork):
     async def unit_of_work(self) -> AsyncIterator[SqlUnitOfWork]:
         try:
             connection = await self.engine.connect()
-        except (OSError, OperationalError, SAInterfaceError) as e:
+        except (OSError, DBAPIError) as e:  # refused, or turned away: no such database, a bad password
             raise StorageUnavailable(f"cannot reach {mask_url(self.url)}: {e}") from None
         try:
             driver = (await connection.get_raw_connection()).driver_connection
@@ -59,7 +58,10 @@ class PostgresStorage(RunsWork):
             try:
                 yield uow
             finally:
-                if not uow.done:
+                # A statement cancelled mid-flight (the task was cancelled) closes the asyncpg
+                # connection, and the server rolls its transaction back itself: a rollback would
+                # fail, and its InterfaceError would hide the cancellation.
+                if not uow.done and not driver.is_closed():
                     await transaction.rollback()
         finally:
             await connection.close()
@@ -78,7 +80,7 @@ class PostgresStorage(RunsWork):
                     return None
                 result = (await connection.exec_driver_sql(REVISION_QUERY)).scalar()
                 return None if result is None else str(result)
-        except (OSError, OperationalError, SAInterfaceError) as e:
+        except (OSError, DBAPIError) as e:
             raise StorageUnavailable(f"cannot reach {mask_url(self.url)}: {e}") from None
 
     async def close(self) -> None:

@@ -35,6 +35,11 @@ class Compiled:
     columns: tuple[str, ...]
     decoders: tuple[tuple[int, Callable[[Any], Any]], ...]
 
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The parameters' names, in driver order."""
+        return tuple(name for name, _, _ in self.params)
+
     def bind(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
         """The positional values for the driver."""
         out = []

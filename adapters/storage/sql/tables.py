@@ -260,6 +260,22 @@ memories = Table(
     Index(None, "created_at", "id"),
 )
 
+# Idempotency-Key records (`domain.idempotency`): a claim while the first request runs (`token`),
+# then its answer, replayed to retries until `expires_at`. Expired rows are deleted lazily, by
+# later claims, through the `expires_at` index.
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("route", String(255), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("token", String(32)),
+    Column("status", Integer),
+    Column("body", Text),
+    Column("expires_at", UtcDateTime(), nullable=False),
+    Index(None, "expires_at"),
+)
+
 # Which field a unique constraint is about, for the Conflict it becomes.
 UNIQUE_FIELDS: dict[str, str] = {
     "pk_users": "id",

@@ -21,6 +21,7 @@ from adapters.storage.sql.prepared import Prepared
 from adapters.storage.sql.repositories import (
     SqlAgentBios,
     SqlAgents,
+    SqlIdempotencyKeys,
     SqlMemories,
     SqlMessages,
     SqlProfileMetadata,
@@ -28,7 +29,16 @@ from adapters.storage.sql.repositories import (
     SqlUsers,
 )
 from domain.errors import StorageUnavailable
-from domain.ports import AgentBios, Agents, Memories, Messages, ProfileMetadata, Sessions, Users
+from domain.ports import (
+    AgentBios,
+    Agents,
+    IdempotencyKeys,
+    Memories,
+    Messages,
+    ProfileMetadata,
+    Sessions,
+    Users,
+)
 
 #: The schema revision Alembic stamped (the storages' `schema_revision()`).
 REVISION_QUERY = "SELECT version_num FROM alembic_version"
@@ -53,6 +63,11 @@ class Executor(Protocol):
     async def write(self, query: Prepared, params: Mapping[str, Any] | Sequence[Mapping[str, Any]] = EMPTY) -> int:
         """Run an INSERT, UPDATE or DELETE (an executemany for a list of parameter sets); the
         number of rows it changed, -1 when the driver does not tell (an executemany on asyncpg)."""
+        ...
+
+    async def write_bound(self, query: Prepared, rows: Sequence[Sequence[Any]]) -> None:
+        """An executemany of parameter sets already bound: positional, in the order of the
+        statement's parameters (`Compiled.names`), in the driver's form (`bulk.Write`)."""
         ...
 
 
@@ -87,6 +102,11 @@ class SyncExecutor:
             else:
                 cursor = self._driver.executemany(compiled.sql, [compiled.bind(p) for p in params])
         return cursor.rowcount
+
+    async def write_bound(self, query: Prepared, rows: Sequence[Sequence[Any]]) -> None:
+        compiled = query.compiled(self._dialect)
+        with _translated_sqlite_errors():
+            self._driver.executemany(compiled.sql, rows)
 
 
 @contextmanager
@@ -141,6 +161,14 @@ class AsyncExecutor:
         # "UPDATE 3", "DELETE 0", "INSERT 0 1": the count is last.
         return int(status.rsplit(" ", 1)[-1])
 
+    async def write_bound(self, query: Prepared, rows: Sequence[Sequence[Any]]) -> None:
+        compiled = query.compiled(self._dialect)
+        with _translated_asyncpg_errors():
+            if len(rows) == 1:
+                await self._driver.execute(compiled.sql, *rows[0])  # cheaper than an executemany of one
+            else:
+                await self._driver.executemany(compiled.sql, rows)
+
 
 @contextmanager
 def _translated_asyncpg_errors() -> Iterator[None]:
@@ -168,6 +196,7 @@ class SqlUnitOfWork:
         self.sessions: Sessions = SqlSessions(executor)
         self.messages: Messages = SqlMessages(executor)
         self.memories: Memories = SqlMemories(executor)
+        self.idempotency_keys: IdempotencyKeys = SqlIdempotencyKeys(executor)
         self._commit = commit
         self._rollback = rollback
         self.done = False

@@ -1,9 +1,19 @@
 """The SQL repositories, one module per aggregate, all written on an `Executor`."""
 
 from adapters.storage.sql.repositories.agents import SqlAgentBios, SqlAgents, SqlProfileMetadata
+from adapters.storage.sql.repositories.idempotency import SqlIdempotencyKeys
 from adapters.storage.sql.repositories.memories import SqlMemories
 from adapters.storage.sql.repositories.messages import SqlMessages
 from adapters.storage.sql.repositories.sessions import SqlSessions
 from adapters.storage.sql.repositories.users import SqlUsers
 
-__all__ = ["SqlAgentBios", "SqlAgents", "SqlMemories", "SqlMessages", "SqlProfileMetadata", "SqlSessions", "SqlUsers"]
+__all__ = [
+    "SqlAgentBios",
+    "SqlAgents",
+    "SqlIdempotencyKeys",
+    "SqlMemories",
+    "SqlMessages",
+    "SqlProfileMetadata",
+    "SqlSessions",
+    "SqlUsers",
+]

@@ -97,7 +97,7 @@ class SqlRepository:
 
     async def _write_all(self, write: bulk.Write, rows: Sequence[BaseModel]) -> None:
         """One executemany of a bulk statement, a parameter set per entity."""
-        await self._x.write(write.query(self._dialect), write.parameters(rows, self._dialect))
+        await self._x.write_bound(write.query(self._dialect), write.parameters(rows, self._dialect))
 
     async def _patch(
         self, model: type[M], key: ColumnElement[bool], patch: Patch, *, columns: Sequence[Any] | None = None

@@ -18,6 +18,7 @@ import json
 import typing
 from collections.abc import Callable, Collection, Sequence
 from functools import cache
+from operator import itemgetter
 from typing import Any
 
 from pydantic import BaseModel
@@ -40,12 +41,11 @@ class Write:
     the previous row's (a batch's rows share their timestamps) is converted once.
     """
 
-    def __init__(self, table: Table, names: Sequence[str], build: Callable[[str], Any]) -> None:
+    def __init__(self, table: Table, build: Callable[[str], Any]) -> None:
         self._table = table
-        self._names = tuple(names)
         self._build = build
         self._queries: dict[str, Prepared] = {}
-        self._processors: dict[str, tuple[tuple[str, Callable[[Any], Any]], ...]] = {}
+        self._binding: dict[str, tuple[tuple[str, ...], tuple[tuple[int, Callable[[Any], Any]], ...]]] = {}
 
     def query(self, dialect_name: str) -> Prepared:
         found = self._queries.get(dialect_name)
@@ -53,33 +53,42 @@ class Write:
             found = self._queries[dialect_name] = Prepared(self._build(dialect_name))
         return found
 
-    def parameters(self, entities: Sequence[BaseModel], dialect_name: str) -> list[dict[str, Any]]:
-        """One parameter set per entity (all of one model), in the driver's form."""
+    def parameters(self, entities: Sequence[BaseModel], dialect_name: str) -> list[list[Any]]:
+        """One parameter set per entity (all of one model): positional, in the compiled
+        statement's order, each value in the driver's form (for the executor's `write_bound`)."""
         if not entities:
             return []
-        processors = self._processors_for(dialect_name)
+        names, processors = self._binding_for(dialect_name)
+        values_of = itemgetter(*names) if len(names) > 1 else lambda row: (row[names[0]],)
         dump = _holds_models(type(entities[0]))
-        last_in: list[Any] = [_NOTHING] * len(processors)
-        last_out: list[Any] = [None] * len(processors)
+        last_in: list[Any] = [_NOTHING] * len(names)
+        last_out: list[Any] = [None] * len(names)
         rows = []
         for entity in entities:
-            row = entity.model_dump() if dump else dict(vars(entity))
-            for i, (name, process) in enumerate(processors):
-                value = row[name]
+            row = list(values_of(entity.model_dump() if dump else vars(entity)))
+            for i, process in processors:
+                value = row[i]
                 if value is None:
                     continue
                 if value is not last_in[i]:
                     last_in[i], last_out[i] = value, process(value)
-                row[name] = last_out[i]
+                row[i] = last_out[i]
             rows.append(row)
         return rows
 
-    def _processors_for(self, dialect_name: str) -> tuple[tuple[str, Callable[[Any], Any]], ...]:
-        found = self._processors.get(dialect_name)
+    def _binding_for(self, dialect_name: str) -> tuple[tuple[str, ...], tuple[tuple[int, Callable[[Any], Any]], ...]]:
+        """The statement's parameter names in driver order, and the bind processor of each
+        position that has one (SQLAlchemy's, for that column on that dialect)."""
+        found = self._binding.get(dialect_name)
         if found is None:
             dialect = _DIALECTS[dialect_name]
-            pairs = [(n, self._table.c[n].type.dialect_impl(dialect).bind_processor(dialect)) for n in self._names]
-            found = self._processors[dialect_name] = tuple((n, p) for n, p in pairs if p is not None)
+            names = self.query(dialect_name).compiled(dialect).names
+            processors = []
+            for i, name in enumerate(names):
+                process = self._table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+                if process is not None:
+                    processors.append((i, process))
+            found = self._binding[dialect_name] = (names, tuple(processors))
         return found
 
 
@@ -110,7 +119,7 @@ def insert_all(table: Table, model: type[BaseModel]) -> Write:
     """`INSERT INTO table` of every column that is a field of `model` (storage-only columns take
     their defaults)."""
     names = _columns(table, model)
-    return Write(table, names, lambda _: table.insert().values({name: _bind(name) for name in names}))
+    return Write(table, lambda _: table.insert().values({name: _bind(name) for name in names}))
 
 
 @cache
@@ -118,7 +127,7 @@ def update_by_id(table: Table, model: type[BaseModel], kept: frozenset[str]) -> 
     """`UPDATE table SET` every field of `model` but `id` and `kept`, `WHERE id = :id`."""
     names = [name for name in _columns(table, model) if name not in kept]
     statement = update(table).where(table.c.id == _bind("id"))
-    return Write(table, names, lambda _: statement.values({name: _bind(name) for name in names if name != "id"}))
+    return Write(table, lambda _: statement.values({name: _bind(name) for name in names if name != "id"}))
 
 
 @cache
@@ -131,7 +140,7 @@ def upsert_all(table: Table, model: type[BaseModel], conflict_on: tuple[str, ...
         statement: Any = upsert(table, dialect_name, conflict_on, changed)
         return statement.values({name: _bind(name) for name in names})
 
-    return Write(table, names, build)
+    return Write(table, build)
 
 
 class KeyedRows:

@@ -1,0 +1,234 @@
+"""Idempotent retries (SPEC §5 "Retries"): a request sent again with the same `Idempotency-Key` gets
+the answer the first one got, and nothing is done twice.
+
+One key is one row (`IdempotencyKeys`), so this holds across every process sharing the database:
+
+1. **Claim** the key, in a short transaction of its own, before any work: of concurrent requests
+   with one key, one inserts the row. The others find it: sent with another request (route path
+   or body) → 409 `idempotency_key_reused`; still running → 409 `idempotency_key_in_progress`;
+   answered → that answer, replayed, and nothing else is done.
+2. **Work, and keep the answer.** A create keeps it in the create's own transaction (see
+   `AnsweringStorage`): the row and the answer commit together or not at all, so not even a crash
+   makes a retry create twice. A run spans three transactions and a model call; its answer is
+   kept in a transaction of its own once it has one.
+3. **An error that wrote nothing releases the claim** (every 4xx: SPEC §3 and §5 promise they
+   write nothing; a storage failure): the retry is evaluated afresh, which cannot repeat anything
+   since nothing was done. A run whose model failed (502/504) *did* write: its user message stays.
+   That answer is kept and replayed like any other; to try again, send a new key.
+
+A claim lasts `claim_for` seconds, longer than a request can run, so a process that dies holding
+one frees the key then. An answer is kept `ttl` seconds; after that the key is new again. Expired
+rows are deleted by later claims, a few at a time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from domain.errors import Conflict, ModelUnavailable, StorageUnavailable
+from domain.idempotency import Answer, IdempotencyRecord
+from domain.ports import Storage, UnitOfWork
+from domain.values import utcnow
+
+T = TypeVar("T")
+
+HEADER = "Idempotency-Key"
+REUSED = "idempotency_key_reused"
+IN_PROGRESS = "idempotency_key_in_progress"
+
+
+@dataclass(frozen=True, slots=True)
+class KeyedRequest:
+    """A request sent with an `Idempotency-Key`: the route it is scoped to (method and route
+    template, e.g. `POST /api/v1/agents/{agent_id_or_name}/run`), the key, and a fingerprint of
+    the request itself (its path and body, byte for byte) that a retry must match."""
+
+    route: str
+    key: str
+    fingerprint: str
+
+    @classmethod
+    def of(cls, route: str, key: str, path: str, body: bytes) -> KeyedRequest:
+        return cls(route, key, hashlib.sha256(path.encode() + b"\n" + body).hexdigest())
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The answer to give, and whether it is a replay of the first request's."""
+
+    answer: Answer
+    replayed: bool
+
+
+class Idempotency:
+    """Runs keyed requests once (see the module). `ttl`: seconds an answer is replayed;
+    `claim_for`: seconds a running request holds its key at most."""
+
+    def __init__(self, storage: Storage, *, ttl: float, claim_for: float) -> None:
+        self._storage = storage
+        self._ttl = timedelta(seconds=ttl)
+        self._claim_for = timedelta(seconds=claim_for)
+
+    async def create(
+        self, request: KeyedRequest, work: Callable[[], Awaitable[T]], render: Callable[[T], Answer]
+    ) -> Outcome:
+        """A create, once: `work` makes the row through a use case on an `AnsweringStorage`,
+        whose transaction keeps `render(result)` with it."""
+        held = await self._claim(request)
+        if isinstance(held, Answer):
+            return Outcome(held, replayed=True)
+        async with _answering(held, render, self._ttl) as pending:
+            try:
+                await work()
+            except BaseException:
+                await self._release(held)
+                raise
+        if pending.answer is None:
+            raise RuntimeError("the create's use case does not run on an AnsweringStorage: its answer was not kept")
+        return Outcome(pending.answer, replayed=False)
+
+    async def run(
+        self,
+        request: KeyedRequest,
+        work: Callable[[], Awaitable[T]],
+        render: Callable[[T], Answer],
+        render_failure: Callable[[ModelUnavailable], Answer],
+    ) -> Outcome:
+        """A run, once. A model failure (502/504) has kept the run's user message, so its answer
+        (`render_failure`) is kept too, and the error raised as without a key."""
+        held = await self._claim(request)
+        if isinstance(held, Answer):
+            return Outcome(held, replayed=True)
+        try:
+            result = await work()
+        except ModelUnavailable as failure:
+            await self._complete(held, render_failure(failure))
+            raise
+        except BaseException:
+            await self._release(held)
+            raise
+        answer = render(result)
+        await self._complete(held, answer)
+        return Outcome(answer, replayed=False)
+
+    async def _claim(self, request: KeyedRequest) -> IdempotencyRecord | Answer:
+        """Our claim on the key, or the answer to replay; Conflict when neither."""
+        now = utcnow()
+        mine = IdempotencyRecord(
+            request.route, request.key, request.fingerprint, now + self._claim_for, token=uuid.uuid4().hex
+        )
+
+        async def claim(uow: UnitOfWork) -> IdempotencyRecord | None:
+            held = await uow.idempotency_keys.claim(mine, now)
+            await uow.idempotency_keys.purge_expired(now)  # after the claim: it waits for nothing
+            return held
+
+        held = await self._storage.run(claim)
+        if held is None:
+            return mine
+        if held.fingerprint != request.fingerprint:
+            raise Conflict(
+                f"this {HEADER} was first sent with another request (path or body): use a new key",
+                code=REUSED,
+                key=HEADER,
+            )
+        if held.answer is None:
+            raise Conflict(
+                f"the first request with this {HEADER} is still running: retry once it has answered",
+                code=IN_PROGRESS,
+                key=HEADER,
+            )
+        return held.answer
+
+    async def _complete(self, claim: IdempotencyRecord, answer: Answer) -> None:
+        expires_at = utcnow() + self._ttl
+        # The work is done whatever happens here: answer it. (A storage that fails now leaves the
+        # claim to expire; `complete` is False only when the claim already had, and was taken.)
+        with contextlib.suppress(StorageUnavailable):
+            await self._storage.run(
+                lambda uow: uow.idempotency_keys.complete(claim.route, claim.key, _token(claim), answer, expires_at)
+            )
+
+    async def _release(self, claim: IdempotencyRecord) -> None:
+        # A storage that fails now leaves the claim to expire; the request's own error matters more.
+        with contextlib.suppress(StorageUnavailable):
+            await self._storage.run(lambda uow: uow.idempotency_keys.release(claim.route, claim.key, _token(claim)))
+
+
+def _token(claim: IdempotencyRecord) -> str:
+    assert claim.token is not None  # a claim always has its token
+    return claim.token
+
+
+@dataclass(slots=True)
+class _Pending:
+    """A keyed create in flight in this task: the claim, how to render the answer, and (once the
+    create's transaction has it) the answer."""
+
+    claim: IdempotencyRecord
+    render: Callable[[Any], Answer]
+    ttl: timedelta
+    started: bool = False
+    answer: Answer | None = None
+
+    async def keep(self, uow: UnitOfWork, result: Any) -> None:
+        answer = self.render(result)
+        claim = self.claim
+        kept = await uow.idempotency_keys.complete(claim.route, claim.key, _token(claim), answer, utcnow() + self.ttl)
+        if not kept:  # our claim expired and another request took the key: it does the work
+            raise Conflict(f"another request took over this {HEADER}", code=IN_PROGRESS, key=HEADER)
+        self.answer = answer
+
+
+_PENDING: ContextVar[_Pending | None] = ContextVar("agentkeep_idempotent_create", default=None)
+
+
+@asynccontextmanager
+async def _answering(
+    claim: IdempotencyRecord, render: Callable[[Any], Answer], ttl: timedelta
+) -> AsyncIterator[_Pending]:
+    pending = _Pending(claim, render, ttl)
+    reset = _PENDING.set(pending)
+    try:
+        yield pending
+    finally:
+        _PENDING.reset(reset)
+
+
+class AnsweringStorage:
+    """The storage the create use cases are given: `storage` itself, except while
+    `Idempotency.create` is in flight in the calling task. Then the first unit of work that
+    `run` runs (the create's only one) also keeps the request's answer, in the same transaction,
+    so the row and its answer commit together. A context variable carries the request down,
+    through use cases that know nothing of keys."""
+
+    def __init__(self, storage: Storage) -> None:
+        self._storage = storage
+
+    def unit_of_work(self) -> contextlib.AbstractAsyncContextManager[UnitOfWork]:
+        return self._storage.unit_of_work()
+
+    async def run(self, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
+        pending = _PENDING.get()
+        if pending is None or pending.started:
+            return await self._storage.run(work)
+        pending.started = True
+        keeping = pending
+
+        async def work_and_answer(uow: UnitOfWork) -> T:
+            result = await work(uow)
+            await keeping.keep(uow, result)
+            return result
+
+        return await self._storage.run(work_and_answer)
+
+    async def close(self) -> None:
+        await self._storage.close()

@@ -1,0 +1,35 @@
+"""The container as `serve` and the CLI build it, on a real SQLite file."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from pathlib import Path
+
+from application.inputs import NewUser
+from entrypoints.container import MIN_LOCK_WAIT, Container
+from entrypoints.settings import Settings
+
+
+async def test_a_write_waits_for_another_process_lock_even_when_runs_may_not_wait(tmp_path: Path) -> None:
+    """`AGENTKEEP_SESSION_WAIT=0` means a run does not wait for a busy session; it must not make a
+    write fail at once when a second worker holds SQLite's write lock for a moment."""
+    url = f"sqlite:///{tmp_path / 'agentkeep.db'}"
+    container = Container()
+    container.settings.override(Settings(database_url=url, session_wait=0))
+    storage = container.storage()
+    assert storage.busy_timeout == MIN_LOCK_WAIT  # type: ignore[attr-defined]
+    await storage.create_schema()  # type: ignore[attr-defined]
+    holder = sqlite3.connect(tmp_path / "agentkeep.db", isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    release = threading.Timer(0.5, lambda: holder.execute("COMMIT"))
+    release.start()
+    try:
+        user = await container.users().create(NewUser(email="waited@example.com"))
+    finally:
+        release.join()
+        holder.close()
+        await storage.close()
+    assert user.email == "waited@example.com"
+    assert not asyncio.get_running_loop().is_closed()
