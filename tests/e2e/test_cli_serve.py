@@ -331,9 +331,11 @@ def _wait_for(condition: Callable[[], bool], what: str, timeout: float = 30.0) -
 
 
 def _refused(port: int) -> bool:
+    """Whether a new connection is turned away: refused, or reset by a listening socket that
+    closed while the connection was being made (what a client sees in that instant)."""
     try:
         socket.create_connection(("127.0.0.1", port), timeout=5).close()
-    except ConnectionRefusedError:
+    except (ConnectionRefusedError, ConnectionResetError):
         return True
     return False
 
