@@ -5,6 +5,7 @@ Every id a caller does not give is made by the core, so no row is ever written w
 
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
 from typing import Annotated
@@ -64,28 +65,40 @@ def is_agent_id(value: str) -> bool:
     return True
 
 
+_NAMESPACE_BYTES = LEGACY_NAMESPACE.bytes
+_VERSION_5_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
+_VERSION_5_SET = (5 << 76) | (0x8000 << 48)
+
+
+def legacy_uuid(name: str) -> uuid.UUID:
+    """`uuid.uuid5(LEGACY_NAMESPACE, name)`, at half its cost (a migration makes two per row):
+    the same SHA-1 with the version and variant bits set on the integer, not through `bytes=`."""
+    digest = hashlib.sha1(_NAMESPACE_BYTES + name.encode(), usedforsecurity=False).digest()
+    return uuid.UUID(int=(int.from_bytes(digest[:16]) & _VERSION_5_CLEAR) | _VERSION_5_SET)
+
+
 def legacy_user_id(legacy_id: int) -> uuid.UUID:
     """The UUID that an integer user id of automagik-agents maps to (SPEC §7)."""
-    return uuid.uuid5(LEGACY_NAMESPACE, f"user:{legacy_id}")
+    return legacy_uuid(f"user:{legacy_id}")
 
 
 def legacy_agent_id(legacy_id: int) -> str:
     """The agent id that an integer agent id of automagik-agents maps to (SPEC §7)."""
-    return uuid.uuid5(LEGACY_NAMESPACE, f"agent:{legacy_id}").hex
+    return legacy_uuid(f"agent:{legacy_id}").hex
 
 
 #: The owner of imported sessions that had none (SPEC §7).
-ANONYMOUS_USER_ID = uuid.uuid5(LEGACY_NAMESPACE, "user:anonymous")
+ANONYMOUS_USER_ID = legacy_uuid("user:anonymous")
 
 
 def migrated_bio_id(did: str) -> uuid.UUID:
     """The id of the bio migrate-agents writes for `did` (deterministic, so a re-run adds none)."""
-    return uuid.uuid5(LEGACY_NAMESPACE, f"bio:{did}")
+    return legacy_uuid(f"bio:{did}")
 
 
 def migrated_metadata_id(did: str) -> uuid.UUID:
     """The id of the profile metadata migrate-agents writes for `did`."""
-    return uuid.uuid5(LEGACY_NAMESPACE, f"meta:{did}")
+    return legacy_uuid(f"meta:{did}")
 
 
 def parse_user_id(value: object) -> uuid.UUID:

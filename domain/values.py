@@ -20,6 +20,8 @@ def utcnow() -> datetime:
 
 def to_utc(value: datetime) -> datetime:
     """An aware UTC datetime; a naive input is read as UTC (SPEC §2)."""
+    if value.tzinfo is UTC:
+        return value
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)

@@ -81,6 +81,8 @@ class UtcDateTime(TypeDecorator[datetime]):
 def _sqlite_text(value: datetime | None) -> str | None:
     if value is None:
         return None
+    if value.tzinfo is UTC:  # the common case, a third cheaper: cut the "+00:00"
+        return value.isoformat(" ", "microseconds")[:26]
     utc = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
     return utc.replace(tzinfo=None).isoformat(" ", "microseconds")
 

@@ -31,6 +31,9 @@ from adapters.storage.sql.dialect import POSTGRES, SQLITE, upsert
 from adapters.storage.sql.prepared import Prepared
 
 
+_Processing = tuple[int, Callable[[Any], Any], int]
+
+
 class Write:
     """One bulk statement of a table for one entity model, and its parameter sets.
 
@@ -45,7 +48,7 @@ class Write:
         self._table = table
         self._build = build
         self._queries: dict[str, Prepared] = {}
-        self._binding: dict[str, tuple[tuple[str, ...], tuple[tuple[int, Callable[[Any], Any]], ...]]] = {}
+        self._binding: dict[str, tuple[tuple[str, ...], tuple[_Processing, ...]]] = {}
 
     def query(self, dialect_name: str) -> Prepared:
         found = self._queries.get(dialect_name)
@@ -61,33 +64,39 @@ class Write:
         names, processors = self._binding_for(dialect_name)
         values_of = itemgetter(*names) if len(names) > 1 else lambda row: (row[names[0]],)
         dump = _holds_models(type(entities[0]))
-        last_in: list[Any] = [_NOTHING] * len(names)
-        last_out: list[Any] = [None] * len(names)
+        # The last value each processor converted, and what it made of it: positions that share a
+        # processor share the entry, so a row's `updated_at` that is its `created_at` is one call.
+        last_in: list[Any] = [_NOTHING] * len(processors)
+        last_out: list[Any] = [None] * len(processors)
         rows = []
         for entity in entities:
             row = list(values_of(entity.model_dump() if dump else vars(entity)))
-            for i, process in processors:
+            for i, process, k in processors:
                 value = row[i]
                 if value is None:
                     continue
-                if value is not last_in[i]:
-                    last_in[i], last_out[i] = value, process(value)
-                row[i] = last_out[i]
+                if value is not last_in[k]:
+                    last_in[k], last_out[k] = value, process(value)
+                row[i] = last_out[k]
             rows.append(row)
         return rows
 
-    def _binding_for(self, dialect_name: str) -> tuple[tuple[str, ...], tuple[tuple[int, Callable[[Any], Any]], ...]]:
-        """The statement's parameter names in driver order, and the bind processor of each
-        position that has one (SQLAlchemy's, for that column on that dialect)."""
+    def _binding_for(self, dialect_name: str) -> tuple[tuple[str, ...], tuple[_Processing, ...]]:
+        """The statement's parameter names in driver order, and for each position that has a
+        bind processor (SQLAlchemy's, for that column on that dialect): the position, the
+        processor, and the index of the processor among the distinct ones."""
         found = self._binding.get(dialect_name)
         if found is None:
             dialect = _DIALECTS[dialect_name]
             names = self.query(dialect_name).compiled(dialect).names
-            processors = []
+            processors: list[_Processing] = []
+            distinct: list[Callable[[Any], Any]] = []
             for i, name in enumerate(names):
                 process = self._table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
                 if process is not None:
-                    processors.append((i, process))
+                    if process not in distinct:
+                        distinct.append(process)
+                    processors.append((i, process, distinct.index(process)))
             found = self._binding[dialect_name] = (names, tuple(processors))
         return found
 
