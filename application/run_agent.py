@@ -236,9 +236,12 @@ class RunAgent:
         new. A found one must belong to this user and agent and be open; a busy one is `_Busy`."""
         now = utcnow()
         if request.session_id is None and request.session_name is None:
-            owner = user or await uow.users.add(User())
+            if user is None:  # a new user, made with the session (one statement where it can be)
+                new_owner = owner = User()
+            else:
+                new_owner, owner = None, user
             new = Session(user_id=owner.id, agent_id=agent.id, platform=request.session_origin)
-            return await uow.sessions.add(new, lease=lease), True
+            return await uow.sessions.add(new, lease=lease, owner=new_owner), True
         if request.session_id is not None:
             session = await uow.sessions.get(request.session_id)
             if session is None:
@@ -291,6 +294,5 @@ class RunAgent:
             system_prompt=prepared.prompt,
             created_at=max(utcnow(), user_message.created_at),  # never before its question
         )
-        await uow.messages.add(assistant)
-        await uow.sessions.release_run(prepared.session.id, token)
+        await uow.messages.add_reply(assistant, token)
         return assistant

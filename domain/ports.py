@@ -181,10 +181,11 @@ class RunLease:
 
 
 class Sessions(Protocol):
-    async def add(self, session: Session, *, lease: RunLease | None = None) -> Session:
+    async def add(self, session: Session, *, lease: RunLease | None = None, owner: User | None = None) -> Session:
         """Insert `session`, holding `lease` when given (a run that makes its session takes the
-        lease in the same statement). NotFound without its user or agent; Conflict on a taken id
-        or name."""
+        lease in the same statement), after inserting `owner`, its new user, when given (a first
+        run makes both: one statement where the database allows). NotFound without its user or
+        agent; Conflict on a taken id or name (the owner's or the session's)."""
         ...
 
     async def get(self, session_id: uuid.UUID) -> Session | None: ...
@@ -245,6 +246,11 @@ class Messages(Protocol):
 
     async def add_many(self, messages: Sequence[Message]) -> None:
         """Append `messages` in the given order, in one statement where the database allows."""
+        ...
+
+    async def add_reply(self, message: Message, token: str) -> None:
+        """Append a run's reply and give back the run lease that `token` holds on its session
+        (`Sessions.release_run`), in one statement where the database allows."""
         ...
 
     async def get(self, message_id: uuid.UUID) -> Message | None: ...

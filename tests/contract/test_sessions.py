@@ -272,3 +272,39 @@ async def test_claim_run_by_name_returns_the_session_it_took(storage: Storage) -
     assert await storage.run(lambda uow: uow.sessions.claim_run(named.id, "b", at(10), at(40))) is False
     assert await claim("b", 31, 60) == named  # the first lease ended
     assert await storage.run(lambda uow: uow.sessions.claim_run_by_name("nobody", "c", at(0), at(9))) is None
+
+
+async def test_a_session_added_with_its_new_owner_makes_both(storage: Storage) -> None:
+    agent = an_agent()
+    await add(storage, agent)
+    owner = a_user(email="first@example.com", user_data={"plan": "free"})
+    session = a_session(owner, agent)
+
+    await storage.run(lambda uow: uow.sessions.add(session, lease=RunLease("a", at(30)), owner=owner))
+
+    assert await storage.run(lambda uow: uow.users.get(owner.id)) == owner
+    assert await storage.run(lambda uow: uow.sessions.get(session.id)) == session
+    assert await storage.run(lambda uow: uow.sessions.claim_run(session.id, "b", at(10), at(40))) is False
+
+
+async def test_a_session_whose_new_owner_is_taken_is_a_conflict_and_writes_nothing(storage: Storage) -> None:
+    agent, taken = an_agent(), a_user(email="taken@example.com")
+    await add(storage, agent, taken)
+    owner = a_user(email="taken@example.com")
+    session = a_session(owner, agent)
+
+    with pytest.raises(Conflict) as caught:
+        await storage.run(lambda uow: uow.sessions.add(session, owner=owner))
+
+    assert caught.value.key == "email"
+    assert await storage.run(lambda uow: uow.users.get(owner.id)) is None
+    assert await storage.run(lambda uow: uow.sessions.get(session.id)) is None
+
+
+async def test_a_session_of_a_missing_agent_leaves_its_new_owner_out(storage: Storage) -> None:
+    owner = a_user()
+
+    with pytest.raises(NotFound):
+        await storage.run(lambda uow: uow.sessions.add(a_session(owner, an_agent()), owner=owner))
+
+    assert await storage.run(lambda uow: uow.users.get(owner.id)) is None

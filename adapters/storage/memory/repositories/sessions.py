@@ -7,10 +7,12 @@ import uuid
 from collections.abc import Collection, Sequence
 from datetime import datetime
 
+from adapters.storage.memory.repositories.users import MemoryUsers
 from adapters.storage.memory.state import (
     Lease,
     Repository,
     Sequenced,
+    Tables,
     by_time_then_id,
     by_time_then_seq,
     conflict,
@@ -21,7 +23,7 @@ from adapters.storage.memory.state import (
     present,
     sequenced_page,
 )
-from domain.models import Message, Session
+from domain.models import Message, Session, User
 from domain.paging import Paging
 from domain.patches import MessagePatch, SessionPatch
 from domain.ports import RunLease
@@ -29,7 +31,9 @@ from domain.values import Role, to_utc, utcnow
 
 
 class MemorySessions(Repository):
-    async def add(self, session: Session, *, lease: RunLease | None = None) -> Session:
+    async def add(self, session: Session, *, lease: RunLease | None = None, owner: User | None = None) -> Session:
+        if owner is not None:
+            await MemoryUsers(self._workspace).add(owner)
         # The same order of checks as SQLite: the name rule, the id, then the parents.
         if session.name is not None and self._named(session.name) is not None:
             raise conflict("session", "name")
@@ -123,9 +127,7 @@ class MemorySessions(Repository):
         return detach(session)
 
     async def release_run(self, session_id: uuid.UUID, token: str) -> None:
-        lease = self._t.leases.get(session_id)
-        if lease is not None and lease.token == token:
-            del self._t.leases[session_id]
+        release(self._t, session_id, token)
 
     def _named(self, name: str) -> Session | None:
         return next((s for s in self._t.sessions.values() if s.name == name), None)
@@ -136,6 +138,10 @@ class MemoryMessages(Repository):
         self._check(message, set())
         self._t.messages[message.id] = Sequenced(self._t.next_seq(), detach(message))
         return message
+
+    async def add_reply(self, message: Message, token: str) -> None:
+        await self.add(message)
+        release(self._t, message.session_id, token)
 
     async def add_many(self, messages: Sequence[Message]) -> None:
         # One statement in SQL: every row or none.
@@ -186,3 +192,10 @@ class MemoryMessages(Repository):
         self._t.require_session(message.session_id)
         self._t.require_user(message.user_id)
         self._t.require_agent(message.agent_id)
+
+
+def release(tables: Tables, session_id: uuid.UUID, token: str) -> None:
+    """Give back the session's run lease if `token` holds it."""
+    lease = tables.leases.get(session_id)
+    if lease is not None and lease.token == token:
+        del tables.leases[session_id]

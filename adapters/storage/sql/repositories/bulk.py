@@ -30,7 +30,6 @@ from sqlalchemy.types import TypeEngine
 from adapters.storage.sql.dialect import POSTGRES, SQLITE, upsert
 from adapters.storage.sql.prepared import Prepared
 
-
 _Processing = tuple[int, Callable[[Any], Any], int]
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import bindparam, select, update
 from adapters.storage.sql.dialect import POSTGRES, SQLITE, insert_ignoring
 from adapters.storage.sql.prepared import Prepared, insert_row
 from adapters.storage.sql.repositories.base import SqlRepository, entity_columns, row_values
+from adapters.storage.sql.repositories.sessions import RELEASED, SqlSessions
 from adapters.storage.sql.tables import messages, system_prompts
 from domain.models import Message
 from domain.paging import Paging
@@ -57,14 +58,16 @@ def _add_prompt(dialect: str) -> Prepared:
     return _ADD_PROMPT[dialect]
 
 
-# PostgreSQL: a reply and its prompt in one statement (a round trip costs more than the SQL).
-_ADD_WITH_PROMPT = Prepared(
-    insert_row(messages, _MESSAGE_COLUMNS).add_cte(
-        insert_ignoring(system_prompts, POSTGRES, ["id"])
-        .values(id=bindparam("system_prompt_id"), text=bindparam("prompt_text"), created_at=bindparam("created_at"))
-        .cte("stored_prompt")
-    )
+# PostgreSQL: a reply and its prompt in one statement (a round trip costs more than the SQL);
+# and a run's reply, its prompt and the session's lease given back, in one statement.
+_STORED_PROMPT = (
+    insert_ignoring(system_prompts, POSTGRES, ["id"])
+    .values(id=bindparam("system_prompt_id"), text=bindparam("prompt_text"), created_at=bindparam("created_at"))
+    .cte("stored_prompt")
 )
+_ADD_WITH_PROMPT = Prepared(insert_row(messages, _MESSAGE_COLUMNS).add_cte(_STORED_PROMPT))
+_ADD_REPLY = Prepared(insert_row(messages, _MESSAGE_COLUMNS).add_cte(RELEASED))
+_ADD_REPLY_WITH_PROMPT = Prepared(insert_row(messages, _MESSAGE_COLUMNS).add_cte(_STORED_PROMPT).add_cte(RELEASED))
 
 
 def _row(message: Message) -> dict[str, Any]:
@@ -96,6 +99,19 @@ class SqlMessages(SqlRepository):
             await self._x.write(_add_prompt(self._dialect), rows)
         # One executemany: the rows get their `seq` in the order of `batch`.
         await self._x.write(_ADD, [_row(m) for m in batch])
+
+    async def add_reply(self, message: Message, token: str) -> None:
+        if self._dialect != POSTGRES:
+            await self.add(message)
+            await SqlSessions(self._x).release_run(message.session_id, token)
+            return
+        released = {"released_session": message.session_id, "released_token": token}
+        if message.system_prompt is None:
+            await self._x.write(_ADD_REPLY, {**_row(message), **released})
+        else:
+            await self._x.write(
+                _ADD_REPLY_WITH_PROMPT, {**_row(message), **released, "prompt_text": message.system_prompt}
+            )
 
     async def get(self, message_id: uuid.UUID) -> Message | None:
         return await self._first(Message, _BY_ID, {"id": message_id})

@@ -8,14 +8,15 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, case, func, literal, or_, select, update
+from sqlalchemy import Update, bindparam, case, func, literal, or_, select, update
 
-from adapters.storage.sql.dialect import insert_ignoring
+from adapters.storage.sql.dialect import POSTGRES, insert_ignoring
 from adapters.storage.sql.prepared import Prepared, insert_row
 from adapters.storage.sql.repositories import bulk
 from adapters.storage.sql.repositories.base import SqlRepository, entity_columns, row_values
-from adapters.storage.sql.tables import sessions
-from domain.models import Session
+from adapters.storage.sql.repositories.users import SqlUsers
+from adapters.storage.sql.tables import sessions, users
+from domain.models import Session, User
 from domain.paging import Paging
 from domain.patches import SessionPatch
 from domain.ports import RunLease
@@ -43,10 +44,25 @@ _CLAIM_BY_NAME = Prepared(
     .values(run_token=bindparam("token"), run_until=bindparam("until"))
     .returning(*_COLUMNS)
 )
-_RELEASE = Prepared(
-    update(sessions)
-    .where(sessions.c.id == bindparam("b_id"), sessions.c.run_token == bindparam("token"))
-    .values(run_token=None, run_until=None)
+
+
+def _release(session_id: str, token: str) -> Update:
+    return (
+        update(sessions)
+        .where(sessions.c.id == bindparam(session_id), sessions.c.run_token == bindparam(token))
+        .values(run_token=None, run_until=None)
+    )
+
+
+_RELEASE = Prepared(_release("b_id", "token"))
+#: PostgreSQL: the lease given back by another statement (a run's reply), as its CTE; parameters
+#: `released_session` and `released_token`.
+RELEASED = _release("released_session", "released_token").cte("released")
+# PostgreSQL: a first run's new user and its session in one statement (`owner_<column>` values).
+_ADD_WITH_OWNER = Prepared(
+    _ADD.statement.add_cte(
+        users.insert().values({c.name: bindparam(f"owner_{c.name}") for c in users.c}).cte("new_owner")
+    )
 )
 
 
@@ -61,8 +77,16 @@ def _row(session: Session, lease: RunLease | None) -> dict[str, Any]:
 class SqlSessions(SqlRepository):
     table = sessions
 
-    async def add(self, session: Session, *, lease: RunLease | None = None) -> Session:
-        await self._x.write(_ADD, _row(session, lease))
+    async def add(self, session: Session, *, lease: RunLease | None = None, owner: User | None = None) -> Session:
+        row = _row(session, lease)
+        if owner is None:
+            await self._x.write(_ADD, row)
+        elif self._dialect == POSTGRES:
+            owned = {f"owner_{name}": value for name, value in row_values(owner).items()}
+            await self._x.write(_ADD_WITH_OWNER, {**row, **owned})
+        else:
+            await SqlUsers(self._x).add(owner)
+            await self._x.write(_ADD, row)
         return session
 
     async def get(self, session_id: uuid.UUID) -> Session | None:
