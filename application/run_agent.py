@@ -114,6 +114,23 @@ class _Turns:
             event.set()
 
 
+def _question(request: RunRequest, session: Session) -> Message:
+    """The run's user message in `session`, stamped now: once the turn is ours, so it sorts
+    after the session's last reply."""
+    return Message(
+        session_id=session.id,
+        user_id=session.user_id,
+        agent_id=session.agent_id,
+        role=Role.USER,
+        text_content=request.message_content,
+        media_url=request.media_url,
+        mime_type=request.mime_type,
+        message_type=request.message_type,
+        context=request.context,
+        created_at=utcnow(),
+    )
+
+
 class _Raced(Exception):
     """A concurrent first run created the named session first: roll back and try again."""
 
@@ -193,22 +210,12 @@ class RunAgent:
         if not agent.active:
             raise Conflict(f"agent {agent.name!r} is inactive", code="agent_inactive", key="agent_id_or_name")
         lease = RunLease(token, utcnow() + self._lease)
-        session, new = await self._session(uow, agent, request, await self._user(uow, request), lease)
+        session, new, user_message = await self._session(uow, agent, request, await self._user(uow, request), lease)
         read_history = request.message_limit and not new  # a session made just now has none
         history = await uow.messages.last(session.id, request.message_limit) if read_history else []
-        user_message = Message(
-            session_id=session.id,
-            user_id=session.user_id,
-            agent_id=agent.id,
-            role=Role.USER,
-            text_content=request.message_content,
-            media_url=request.media_url,
-            mime_type=request.mime_type,
-            message_type=request.message_type,
-            context=request.context,
-            created_at=utcnow(),  # stamped once the turn is ours, so it sorts after the last reply
-        )
-        await uow.messages.add(user_message)
+        if user_message is None:
+            user_message = _question(request, session)
+            await uow.messages.add(user_message)
         prompt = await self._system_prompt(uow, agent, bio, session, request.system_prompt)
         return _Prepared(agent, session, user_message, history, prompt)
 
@@ -231,17 +238,22 @@ class RunAgent:
 
     async def _session(
         self, uow: UnitOfWork, agent: Agent, request: RunRequest, user: User | None, lease: RunLease
-    ) -> tuple[Session, bool]:
-        """The run's session (SPEC §3 step 3), held by `lease` for this run, and whether it is
-        new. A found one must belong to this user and agent and be open; a busy one is `_Busy`."""
+    ) -> tuple[Session, bool, Message | None]:
+        """The run's session (SPEC §3 step 3), held by `lease` for this run; whether it is new;
+        and the user message when it was stored with the session. A found one must belong to
+        this user and agent and be open; a busy one is `_Busy`."""
         now = utcnow()
         if request.session_id is None and request.session_name is None:
-            if user is None:  # a new user, made with the session (one statement where it can be)
+            # A new session, with its new user if any, and the question: one statement where the
+            # storage can.
+            if user is None:
                 new_owner = owner = User()
             else:
                 new_owner, owner = None, user
             new = Session(user_id=owner.id, agent_id=agent.id, platform=request.session_origin)
-            return await uow.sessions.add(new, lease=lease, owner=new_owner), True
+            question = _question(request, new)
+            await uow.sessions.add(new, lease=lease, owner=new_owner, first_message=question)
+            return new, True, question
         if request.session_id is not None:
             session = await uow.sessions.get(request.session_id)
             if session is None:
@@ -259,7 +271,7 @@ class RunAgent:
                 new = Session(name=name, user_id=owner.id, agent_id=agent.id, platform=request.session_origin)
                 session, created = await uow.sessions.get_or_create_by_name(new, lease=lease)
                 if created:
-                    return session, True
+                    return session, True, None
                 if user is None:
                     raise _Raced  # our new user would be left behind: start over and join theirs
         # A claim a check refuses is rolled back with the rest of the unit of work.
@@ -269,7 +281,7 @@ class RunAgent:
             raise Conflict("the session is finished", code="session_finished", key="session")
         if not claimed and not await uow.sessions.claim_run(session.id, lease.token, now, lease.until):
             raise _Busy(session.id)
-        return session, False
+        return session, False, None
 
     async def _system_prompt(
         self, uow: UnitOfWork, agent: Agent, bio: AgentBio | None, session: Session, override: str | None

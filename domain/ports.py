@@ -181,11 +181,19 @@ class RunLease:
 
 
 class Sessions(Protocol):
-    async def add(self, session: Session, *, lease: RunLease | None = None, owner: User | None = None) -> Session:
+    async def add(
+        self,
+        session: Session,
+        *,
+        lease: RunLease | None = None,
+        owner: User | None = None,
+        first_message: Message | None = None,
+    ) -> Session:
         """Insert `session`, holding `lease` when given (a run that makes its session takes the
-        lease in the same statement), after inserting `owner`, its new user, when given (a first
-        run makes both: one statement where the database allows). NotFound without its user or
-        agent; Conflict on a taken id or name (the owner's or the session's)."""
+        lease in the same statement); with `owner`, its new user, inserted first; with
+        `first_message`, appended to it. A first run makes all three: in one statement where the
+        database allows. NotFound without its user or agent; Conflict on a taken id, name or
+        email (the owner's, the session's or the message's)."""
         ...
 
     async def get(self, session_id: uuid.UUID) -> Session | None: ...

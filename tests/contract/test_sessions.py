@@ -11,7 +11,7 @@ from domain.errors import Conflict, NotFound
 from domain.paging import Paging
 from domain.patches import SessionPatch
 from domain.ports import RunLease, Storage
-from tests.contract.builders import a_session, a_user, add, an_agent, at, seed
+from tests.contract.builders import a_message, a_session, a_user, add, an_agent, at, seed
 
 
 async def test_session_round_trips_with_its_id_kept(storage: Storage) -> None:
@@ -308,3 +308,38 @@ async def test_a_session_of_a_missing_agent_leaves_its_new_owner_out(storage: St
         await storage.run(lambda uow: uow.sessions.add(a_session(owner, an_agent()), owner=owner))
 
     assert await storage.run(lambda uow: uow.users.get(owner.id)) is None
+
+
+@pytest.mark.parametrize("prompt", [None, "A first message's own prompt."])
+async def test_a_session_added_with_its_owner_and_first_message_makes_all_three(
+    storage: Storage, prompt: str | None
+) -> None:
+    agent = an_agent()
+    await add(storage, agent)
+    owner = a_user()
+    session = a_session(owner, agent)
+    first = a_message(session, system_prompt=prompt)
+
+    await storage.run(
+        lambda uow: uow.sessions.add(session, lease=RunLease("a", at(30)), owner=owner, first_message=first)
+    )
+
+    assert await storage.run(lambda uow: uow.users.get(owner.id)) == owner
+    assert await storage.run(lambda uow: uow.sessions.get(session.id)) == session
+    assert await storage.run(lambda uow: uow.messages.last(session.id, 10)) == [first]
+    assert await storage.run(lambda uow: uow.sessions.claim_run(session.id, "b", at(10), at(40))) is False
+
+
+async def test_a_session_whose_first_message_is_taken_writes_nothing(storage: Storage) -> None:
+    _, agent, elsewhere = await seed(storage)
+    taken = a_message(elsewhere)
+    await storage.run(lambda uow: uow.messages.add(taken))
+    owner = a_user()
+    session = a_session(owner, agent)
+    first = a_message(session, id=taken.id)
+
+    with pytest.raises(Conflict):
+        await storage.run(lambda uow: uow.sessions.add(session, owner=owner, first_message=first))
+
+    assert await storage.run(lambda uow: uow.users.get(owner.id)) is None
+    assert await storage.run(lambda uow: uow.sessions.get(session.id)) is None

@@ -31,7 +31,14 @@ from domain.values import Role, to_utc, utcnow
 
 
 class MemorySessions(Repository):
-    async def add(self, session: Session, *, lease: RunLease | None = None, owner: User | None = None) -> Session:
+    async def add(
+        self,
+        session: Session,
+        *,
+        lease: RunLease | None = None,
+        owner: User | None = None,
+        first_message: Message | None = None,
+    ) -> Session:
         if owner is not None:
             await MemoryUsers(self._workspace).add(owner)
         # The same order of checks as SQLite: the name rule, the id, then the parents.
@@ -44,6 +51,8 @@ class MemorySessions(Repository):
         self._t.sessions[session.id] = detach(session)
         if lease is not None:
             self._t.leases[session.id] = Lease(lease.token, to_utc(lease.until))
+        if first_message is not None:
+            await MemoryMessages(self._workspace).add(first_message)
         return session
 
     async def get(self, session_id: uuid.UUID) -> Session | None:

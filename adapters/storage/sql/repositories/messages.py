@@ -14,7 +14,7 @@ from sqlalchemy import bindparam, select, update
 from adapters.storage.sql.dialect import POSTGRES, SQLITE, insert_ignoring
 from adapters.storage.sql.prepared import Prepared, insert_row
 from adapters.storage.sql.repositories.base import SqlRepository, entity_columns, row_values
-from adapters.storage.sql.repositories.sessions import RELEASED, SqlSessions
+from adapters.storage.sql.repositories.leases import RELEASE, RELEASED
 from adapters.storage.sql.tables import messages, system_prompts
 from domain.models import Message
 from domain.paging import Paging
@@ -27,8 +27,8 @@ _ROWS = select(*entity_columns(messages, Message), system_prompts.c.text.label("
 )
 
 
-_MESSAGE_COLUMNS = [c.name for c in messages.c if c.name != "seq"]
-_ADD = Prepared(insert_row(messages, _MESSAGE_COLUMNS))
+MESSAGE_COLUMNS = [c.name for c in messages.c if c.name != "seq"]
+_ADD = Prepared(insert_row(messages, MESSAGE_COLUMNS))
 _BY_ID = Prepared(_ROWS.where(messages.c.id == bindparam("id")))
 # Newest first, so the (session_id, created_at, seq) index stops after `limit` rows.
 _LAST = Prepared(
@@ -65,12 +65,12 @@ _STORED_PROMPT = (
     .values(id=bindparam("system_prompt_id"), text=bindparam("prompt_text"), created_at=bindparam("created_at"))
     .cte("stored_prompt")
 )
-_ADD_WITH_PROMPT = Prepared(insert_row(messages, _MESSAGE_COLUMNS).add_cte(_STORED_PROMPT))
-_ADD_REPLY = Prepared(insert_row(messages, _MESSAGE_COLUMNS).add_cte(RELEASED))
-_ADD_REPLY_WITH_PROMPT = Prepared(insert_row(messages, _MESSAGE_COLUMNS).add_cte(_STORED_PROMPT).add_cte(RELEASED))
+_ADD_WITH_PROMPT = Prepared(insert_row(messages, MESSAGE_COLUMNS).add_cte(_STORED_PROMPT))
+_ADD_REPLY = Prepared(insert_row(messages, MESSAGE_COLUMNS).add_cte(RELEASED))
+_ADD_REPLY_WITH_PROMPT = Prepared(insert_row(messages, MESSAGE_COLUMNS).add_cte(_STORED_PROMPT).add_cte(RELEASED))
 
 
-def _row(message: Message) -> dict[str, Any]:
+def message_row(message: Message) -> dict[str, Any]:
     prompt = message.system_prompt
     return {
         **row_values(message, exclude={"system_prompt"}),
@@ -89,7 +89,7 @@ class SqlMessages(SqlRepository):
         if not batch:
             return
         if self._dialect == POSTGRES and len(batch) == 1 and batch[0].system_prompt is not None:
-            await self._x.write(_ADD_WITH_PROMPT, {**_row(batch[0]), "prompt_text": batch[0].system_prompt})
+            await self._x.write(_ADD_WITH_PROMPT, {**message_row(batch[0]), "prompt_text": batch[0].system_prompt})
             return
         prompts = {prompt_id(m.system_prompt): m.system_prompt for m in batch if m.system_prompt is not None}
         if prompts:
@@ -98,19 +98,19 @@ class SqlMessages(SqlRepository):
             rows = [{"id": key, "text": text, "created_at": now} for key, text in sorted(prompts.items())]
             await self._x.write(_add_prompt(self._dialect), rows)
         # One executemany: the rows get their `seq` in the order of `batch`.
-        await self._x.write(_ADD, [_row(m) for m in batch])
+        await self._x.write(_ADD, [message_row(m) for m in batch])
 
     async def add_reply(self, message: Message, token: str) -> None:
         if self._dialect != POSTGRES:
             await self.add(message)
-            await SqlSessions(self._x).release_run(message.session_id, token)
+            await self._x.write(RELEASE, {"b_id": message.session_id, "token": token})
             return
         released = {"released_session": message.session_id, "released_token": token}
         if message.system_prompt is None:
-            await self._x.write(_ADD_REPLY, {**_row(message), **released})
+            await self._x.write(_ADD_REPLY, {**message_row(message), **released})
         else:
             await self._x.write(
-                _ADD_REPLY_WITH_PROMPT, {**_row(message), **released, "prompt_text": message.system_prompt}
+                _ADD_REPLY_WITH_PROMPT, {**message_row(message), **released, "prompt_text": message.system_prompt}
             )
 
     async def get(self, message_id: uuid.UUID) -> Message | None:

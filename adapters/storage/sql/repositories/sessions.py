@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import builtins
+import functools
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Update, bindparam, case, func, literal, or_, select, update
+from sqlalchemy import Insert, Table, bindparam, case, func, literal, or_, select, update
 
 from adapters.storage.sql.dialect import POSTGRES, insert_ignoring
 from adapters.storage.sql.prepared import Prepared, insert_row
 from adapters.storage.sql.repositories import bulk
 from adapters.storage.sql.repositories.base import SqlRepository, entity_columns, row_values
+from adapters.storage.sql.repositories.leases import RELEASE
+from adapters.storage.sql.repositories.messages import MESSAGE_COLUMNS, SqlMessages, message_row
 from adapters.storage.sql.repositories.users import SqlUsers
-from adapters.storage.sql.tables import sessions, users
-from domain.models import Session, User
+from adapters.storage.sql.tables import messages, sessions, users
+from domain.models import Message, Session, User
 from domain.paging import Paging
 from domain.patches import SessionPatch
 from domain.ports import RunLease
@@ -46,24 +49,25 @@ _CLAIM_BY_NAME = Prepared(
 )
 
 
-def _release(session_id: str, token: str) -> Update:
-    return (
-        update(sessions)
-        .where(sessions.c.id == bindparam(session_id), sessions.c.run_token == bindparam(token))
-        .values(run_token=None, run_until=None)
-    )
+@functools.cache
+def _add_with(owner: bool, message: bool) -> Prepared:
+    """PostgreSQL: a session with its new owner and/or its first message, in one statement (the
+    foreign keys are checked at its end); the owner's values are `owner_<column>`, the
+    message's `message_<column>`."""
+    statement = _ADD.statement
+    if owner:
+        statement = statement.add_cte(_prefixed_insert(users, users.c.keys(), "owner_").cte("new_owner"))
+    if message:
+        statement = statement.add_cte(_prefixed_insert(messages, MESSAGE_COLUMNS, "message_").cte("first_message"))
+    return Prepared(statement)
 
 
-_RELEASE = Prepared(_release("b_id", "token"))
-#: PostgreSQL: the lease given back by another statement (a run's reply), as its CTE; parameters
-#: `released_session` and `released_token`.
-RELEASED = _release("released_session", "released_token").cte("released")
-# PostgreSQL: a first run's new user and its session in one statement (`owner_<column>` values).
-_ADD_WITH_OWNER = Prepared(
-    _ADD.statement.add_cte(
-        users.insert().values({c.name: bindparam(f"owner_{c.name}") for c in users.c}).cte("new_owner")
-    )
-)
+def _prefixed_insert(table: Table, columns: Iterable[str], prefix: str) -> Insert:
+    return table.insert().values({name: bindparam(prefix + name) for name in columns})
+
+
+def _prefixed(row: dict[str, Any], prefix: str) -> dict[str, Any]:
+    return {prefix + name: value for name, value in row.items()}
 
 
 def _row(session: Session, lease: RunLease | None) -> dict[str, Any]:
@@ -77,16 +81,30 @@ def _row(session: Session, lease: RunLease | None) -> dict[str, Any]:
 class SqlSessions(SqlRepository):
     table = sessions
 
-    async def add(self, session: Session, *, lease: RunLease | None = None, owner: User | None = None) -> Session:
+    async def add(
+        self,
+        session: Session,
+        *,
+        lease: RunLease | None = None,
+        owner: User | None = None,
+        first_message: Message | None = None,
+    ) -> Session:
         row = _row(session, lease)
-        if owner is None:
-            await self._x.write(_ADD, row)
-        elif self._dialect == POSTGRES:
-            owned = {f"owner_{name}": value for name, value in row_values(owner).items()}
-            await self._x.write(_ADD_WITH_OWNER, {**row, **owned})
+        # A message with a system prompt stores the prompt too: that one goes the long way.
+        message = first_message if first_message is None or first_message.system_prompt is None else None
+        if self._dialect == POSTGRES and (owner is not None or message is not None):
+            if owner is not None:
+                row.update(_prefixed(row_values(owner), "owner_"))
+            if message is not None:
+                row.update(_prefixed(message_row(message), "message_"))
+            await self._x.write(_add_with(owner is not None, message is not None), row)
         else:
-            await SqlUsers(self._x).add(owner)
+            if owner is not None:
+                await SqlUsers(self._x).add(owner)
             await self._x.write(_ADD, row)
+            message = None
+        if first_message is not None and message is None:
+            await SqlMessages(self._x).add(first_message)
         return session
 
     async def get(self, session_id: uuid.UUID) -> Session | None:
@@ -156,4 +174,4 @@ class SqlSessions(SqlRepository):
         return await self._first(Session, _CLAIM_BY_NAME, params)
 
     async def release_run(self, session_id: uuid.UUID, token: str) -> None:
-        await self._x.write(_RELEASE, {"b_id": session_id, "token": token})
+        await self._x.write(RELEASE, {"b_id": session_id, "token": token})

@@ -1,0 +1,23 @@
+"""A session's run lease given back by its token: alone (`RELEASE`), or inside the statement
+that stores a run's reply (`RELEASED`, a CTE for PostgreSQL)."""
+
+from __future__ import annotations
+
+from sqlalchemy import Update, bindparam, update
+
+from adapters.storage.sql.prepared import Prepared
+from adapters.storage.sql.tables import sessions
+
+
+def _release(session_id: str, token: str) -> Update:
+    return (
+        update(sessions)
+        .where(sessions.c.id == bindparam(session_id), sessions.c.run_token == bindparam(token))
+        .values(run_token=None, run_until=None)
+    )
+
+
+#: Parameters `b_id` (the session) and `token`.
+RELEASE = Prepared(_release("b_id", "token"))
+#: Parameters `released_session` and `released_token`.
+RELEASED = _release("released_session", "released_token").cte("released")
