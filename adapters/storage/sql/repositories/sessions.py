@@ -90,20 +90,21 @@ class SqlSessions(SqlRepository):
         first_message: Message | None = None,
     ) -> Session:
         row = _row(session, lease)
-        # A message with a system prompt stores the prompt too: that one goes the long way.
-        message = first_message if first_message is None or first_message.system_prompt is None else None
-        if self._dialect == POSTGRES and (owner is not None or message is not None):
+        # The message that goes in the session's statement: not one with a system prompt, which
+        # stores its prompt too (`SqlMessages.add`).
+        joined = first_message if first_message is not None and first_message.system_prompt is None else None
+        if self._dialect == POSTGRES and (owner is not None or joined is not None):
             if owner is not None:
                 row.update(_prefixed(row_values(owner), "owner_"))
-            if message is not None:
-                row.update(_prefixed(message_row(message), "message_"))
-            await self._x.write(_add_with(owner is not None, message is not None), row)
-        else:
+            if joined is not None:
+                row.update(_prefixed(message_row(joined), "message_"))
+            await self._x.write(_add_with(owner is not None, joined is not None), row)
+        else:  # one statement each
+            joined = None
             if owner is not None:
                 await SqlUsers(self._x).add(owner)
             await self._x.write(_ADD, row)
-            message = None
-        if first_message is not None and message is None:
+        if first_message is not None and joined is None:
             await SqlMessages(self._x).add(first_message)
         return session
 
