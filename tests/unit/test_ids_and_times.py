@@ -1,14 +1,16 @@
-"""The shortcuts in `domain.ids` and `domain.values` that hot paths take give what the standard
-library gives."""
+"""The shortcuts that hot paths take (`domain.ids`, `domain.values`, the SQL adapter's timestamps and
+JSON) give what the standard library gives."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
 
 from hypothesis import given
 from hypothesis import strategies as st
 
+from adapters.storage.sql.dialect import json_dumps, json_loads
 from adapters.storage.sql.tables import _sqlite_text
 from domain.ids import LEGACY_NAMESPACE, legacy_uuid
 from domain.values import to_utc
@@ -38,3 +40,23 @@ def test_to_utc_and_the_sqlite_text_of_any_time(value: datetime) -> None:
     assert to_utc(value) == expected
     assert to_utc(value).tzinfo is UTC
     assert _sqlite_text(value) == expected.replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@given(json_values)
+def test_the_json_shortcuts_read_and_write_what_json_does(value: object) -> None:
+    text = json.dumps(value)
+    assert json_dumps(value) == text
+    assert json_loads(text) == json.loads(text)
+
+
+def test_an_empty_object_or_list_read_is_a_new_one_each_time() -> None:
+    first, second = json_loads("{}"), json_loads("{}")
+    first["key"] = "value"
+    assert second == {} and json_loads("[]") == [] and json_loads("[]") is not json_loads("[]")

@@ -12,7 +12,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from adapters.storage.sql.dialect import POSTGRES, mask_url, normalize_url
+from adapters.storage.sql.dialect import POSTGRES, json_dumps, json_loads, mask_url, normalize_url
 from adapters.storage.sql.tables import metadata
 from adapters.storage.sql.unit_of_work import REVISION_QUERY, AsyncExecutor, RunsWork, SqlUnitOfWork
 from domain.errors import StorageUnavailable
@@ -37,6 +37,8 @@ class PostgresStorage(RunsWork):
             pool_pre_ping=False,
             connect_args=connect_args,
             isolation_level="AUTOCOMMIT",
+            json_serializer=json_dumps,
+            json_deserializer=json_loads,  # asyncpg's JSONB codec decodes every value with it
         )
 
     @property
