@@ -35,6 +35,7 @@ from typing import Any, TypeVar
 
 from domain.errors import Conflict, ModelUnavailable, StorageUnavailable
 from domain.idempotency import Answer, IdempotencyRecord
+from domain.models import Message
 from domain.ports import Storage, UnitOfWork
 from domain.values import utcnow
 
@@ -229,6 +230,9 @@ class AnsweringStorage:
             return result
 
         return await self._storage.run(work_and_answer)
+
+    async def add_reply(self, message: Message, token: str) -> None:
+        await self._storage.add_reply(message, token)
 
     async def close(self) -> None:
         await self._storage.close()

@@ -8,7 +8,8 @@ Three short transactions, none held during the model call:
    writes nothing. A busy session rolls back and is retried until `session_wait` runs out.
 2. the model call, outside any transaction;
 3. *finish*: write the assistant message (or nothing, when the model failed) and give the lease
-   back. The user message is kept either way.
+   back (`Storage.add_reply`: one statement on PostgreSQL, with no transaction around it). The
+   user message is kept either way.
 """
 
 from __future__ import annotations
@@ -131,6 +132,24 @@ def _question(request: RunRequest, session: Session) -> Message:
     )
 
 
+def _reply(prepared: _Prepared, reply: ModelReply) -> Message:
+    """The model's reply as the run's assistant message (*finish*: stored with the lease given
+    back, `Storage.add_reply`)."""
+    question = prepared.user_message
+    return Message(
+        session_id=question.session_id,
+        user_id=question.user_id,
+        agent_id=question.agent_id,
+        role=Role.ASSISTANT,
+        text_content=reply.text,
+        tool_calls=reply.tool_calls,
+        tool_outputs=reply.tool_outputs,
+        usage=reply.usage,
+        system_prompt=prepared.prompt,
+        created_at=max(utcnow(), question.created_at),  # never before its question
+    )
+
+
 class _Raced(Exception):
     """A concurrent first run created the named session first: roll back and try again."""
 
@@ -154,8 +173,9 @@ class RunAgent:
         try:
             model = self._models.get(prepared.agent.model)
             reply = await model.reply(prepared.prompt, [*prepared.history, prepared.user_message])
+            assistant = _reply(prepared, reply)
             try:
-                assistant = await self._storage.run(lambda uow: self._finish(uow, prepared, reply, token))
+                await self._storage.add_reply(assistant, token)
             except Invalid as e:
                 # The reply breaks a rule of the storage (PostgreSQL keeps no NUL character):
                 # the model's doing, not the caller's.
@@ -291,20 +311,3 @@ class RunAgent:
             return text
         memories = await uow.memories.for_run(agent.id, session.user_id, ReadMode.SYSTEM_PROMPT, session.id)
         return system_prompt.fill(text, memories)
-
-    async def _finish(self, uow: UnitOfWork, prepared: _Prepared, reply: ModelReply, token: str) -> Message:
-        user_message = prepared.user_message
-        assistant = Message(
-            session_id=user_message.session_id,
-            user_id=user_message.user_id,
-            agent_id=user_message.agent_id,
-            role=Role.ASSISTANT,
-            text_content=reply.text,
-            tool_calls=reply.tool_calls,
-            tool_outputs=reply.tool_outputs,
-            usage=reply.usage,
-            system_prompt=prepared.prompt,
-            created_at=max(utcnow(), user_message.created_at),  # never before its question
-        )
-        await uow.messages.add_reply(assistant, token)
-        return assistant

@@ -23,6 +23,7 @@ from adapters.storage.memory.repositories import (
     MemoryUsers,
 )
 from adapters.storage.memory.state import Tables, Workspace
+from domain.models import Message
 from domain.ports import (
     AgentBios,
     Agents,
@@ -84,6 +85,9 @@ class MemoryStorage:
             result = await work(uow)
             await uow.commit()
             return result
+
+    async def add_reply(self, message: Message, token: str) -> None:
+        await self.run(lambda uow: uow.messages.add_reply(message, token))
 
     async def close(self) -> None:
         async with self._lock:

@@ -29,6 +29,7 @@ from adapters.storage.sql.repositories import (
     SqlUsers,
 )
 from domain.errors import StorageUnavailable
+from domain.models import Message
 from domain.ports import (
     AgentBios,
     Agents,
@@ -133,6 +134,11 @@ class AsyncExecutor:
         self._dialect = connection.dialect
         self._driver = driver
 
+    @property
+    def driver(self) -> asyncpg.Connection:
+        """The asyncpg connection underneath."""
+        return self._driver
+
     async def execute(self, statement: Executable, params: Any = None) -> Result[Any]:
         try:
             return await self._connection.execute(statement, params)
@@ -221,3 +227,6 @@ class RunsWork:
             result = await work(uow)
             await uow.commit()
             return result
+
+    async def add_reply(self, message: Message, token: str) -> None:
+        await self.run(lambda uow: uow.messages.add_reply(message, token))
