@@ -1,7 +1,7 @@
 """run-agent (SPEC §3): a caller sends a message to an agent and gets the reply, with the user, the
 session and the history kept.
 
-Three short transactions, none held during the model call:
+Three short steps, no transaction held during the model call:
 
 1. *prepare*: find the agent, find or create the user and the session, take the session's run
    lease, read the history, write the user message; all or nothing, so a request answered 4xx
