@@ -42,10 +42,12 @@ from tests.e2e.backfills import (
 )
 
 KILLS = int(os.environ.get("AGENTKEEP_TEST_KILLS", "10"))
-#: Sources with some 8,000 rows to write (migrate-agents) and 1,700 (import-automagik) for 10
-#: kills: 20 batches of 50 source rows or more per kill.
-PROFILES = 300 * KILLS
-AUTOMAGIK_USERS = 15 * KILLS
+#: Sources with some 16,000 rows to write (migrate-agents) and 3,300 (import-automagik) for 10
+#: kills: 12 batches of 50 source rows or more per kill. A kill lands some 10 to 40 ms after its
+#: threshold (polling, the drawn delay, the signal): on SQLite that is a few hundred rows, which a
+#: smaller source did not always leave room for (a 10th kill once came after the last row).
+PROFILES = 600 * KILLS
+AUTOMAGIK_USERS = 30 * KILLS
 STOPPED = 130
 STOPPING = "Stopping after the current batch (Ctrl-C again to abort it)..."
 ABORTED = "Aborted: the batch being written was rolled back; run it again to go on."
@@ -175,9 +177,9 @@ class Kill:
 def kill_at_random_points(backfill: Backfill, counter: RowCounter, total: int, rng: random.Random) -> list[Kill]:
     """Start the command `KILLS` times and kill each run at a point drawn at random: once it has
     committed rows of its own and the target holds a drawn number of rows, after a drawn delay
-    (which lands anywhere in the batch or two that follow). Each number is drawn between the rows
-    there and an even share of what is left of the first 80% of the rows, so that every run has
-    batches to write when it is killed."""
+    (which lands anywhere in the batch or two that follow: a batch of 50 takes some 5 ms on
+    SQLite). Each number is drawn between the rows there and an even share of what is left of the
+    first 80% of the rows, so that every run has batches to write when it is killed."""
     last = int(total * 0.8)
     kills: list[Kill] = []
     for left in range(KILLS, 0, -1):
@@ -185,7 +187,7 @@ def kill_at_random_points(backfill: Backfill, counter: RowCounter, total: int, r
         threshold = rng.randint(before + 1, before + max(1, (last - before) // left))
         process = backfill.start(batch_size=50)  # small batches: many commits to land between
         wait_for(lambda: (now := counter()) > before and now >= threshold, process)  # noqa: B023
-        time.sleep(rng.uniform(0, 0.03))
+        time.sleep(rng.uniform(0, 0.01))
         ended = process.finish(signal.SIGKILL)
         kills.append(Kill(before, counter(), ended))
     return kills
