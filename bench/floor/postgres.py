@@ -1,5 +1,5 @@
 """The PostgreSQL floor: a run's statements on asyncpg, one transaction per request, from a pool as
-large as agentkeep's (SQLAlchemy's pool_size=10, max_overflow=10: at most 20 connections).
+large as agentkeep's (20 connections, each kept open once made, as agentkeep's pool keeps them).
 
 Values are written as agentkeep writes them on PostgreSQL: native UUIDs, aware timestamps, JSONB.
 """
