@@ -26,6 +26,7 @@ from entrypoints.http.memories import MemoryRoutes
 from entrypoints.http.middleware import request_id_and_log
 from entrypoints.http.runs import RunRoutes
 from entrypoints.http.schemas import Health, overlapping_unions_as_any_of
+from entrypoints.http.services import Services
 from entrypoints.http.sessions import SessionRoutes
 from entrypoints.http.users import UserRoutes
 from entrypoints.version import VERSION
@@ -35,17 +36,22 @@ def build_litestar(container: Container) -> Litestar:
     """The Litestar app on `container` (without the outer request-id/log middleware)."""
     settings = container.settings()
 
-    def provide(name: str) -> Provide:
-        provider = getattr(container, name)
-        return Provide(lambda: provider(), sync_to_thread=False)
+    def services() -> Services:
+        # Asked of the container per request, so that a provider it overrides takes effect.
+        return Services(
+            run_agent=container.run_agent(),
+            agents=container.agents(),
+            users=container.users(),
+            sessions=container.sessions(),
+            memories=container.memories(),
+            idempotency=container.idempotency(),
+        )
 
     api = Router(
         path="/api/v1",
         route_handlers=[RunRoutes, AgentRoutes, UserRoutes, SessionRoutes, MemoryRoutes],
         guards=[api_key_guard([key.get_secret_value() for key in settings.api_keys])],
-        dependencies={
-            name: provide(name) for name in ("run_agent", "agents", "users", "sessions", "memories", "idempotency")
-        },
+        dependencies={"services": Provide(services, sync_to_thread=False)},
         security=[{"apiKey": []}, {"bearer": []}],
     )
 

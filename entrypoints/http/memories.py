@@ -11,9 +11,8 @@ from litestar.openapi.spec import Reference
 from litestar.params import Body, FromQuery, JSONBody, PathParameter, QueryParameter
 from pydantic import TypeAdapter, ValidationError
 
-from application.idempotency import Idempotency
 from application.inputs import NewMemory
-from application.memories import MAX_BATCH, MemoryService
+from application.memories import MAX_BATCH
 from domain.errors import Invalid
 from domain.models import Memory
 from domain.patches import MemoryPatch
@@ -21,6 +20,7 @@ from domain.values import ReadMode
 from entrypoints.http.idempotency import RESPONSES, IdempotencyKey, respond
 from entrypoints.http.params import PAGE, PAGE_SIZE, paging
 from entrypoints.http.schemas import ListOf
+from entrypoints.http.services import Services
 from entrypoints.references import user_filter, uuid_ref
 
 MemoryId = Annotated[str, PathParameter(description="The memory's id.")]
@@ -38,19 +38,17 @@ class MemoryRoutes(Controller):
         self,
         request: Request[Any, Any, Any],
         data: JSONBody[NewMemory],
-        memories: NamedDependency[MemoryService],
-        idempotency: NamedDependency[Idempotency],
+        services: NamedDependency[Services],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[Memory]:
-        return await respond(request, idempotency_key, idempotency, lambda: memories.create(data))
+        return await respond(request, idempotency_key, services.idempotency, lambda: services.memories.create(data))
 
     @post("/batch", summary="Create 1..100 memories in one transaction, or none", responses=RESPONSES)
     async def create_batch(
         self,
         request: Request[Any, Any, Any],
         data: Annotated[list[dict[str, Any]], Body(min_items=1, max_items=MAX_BATCH, schema_extra=_ITEMS_SCHEMA)],
-        memories: NamedDependency[MemoryService],
-        idempotency: NamedDependency[Idempotency],
+        services: NamedDependency[Services],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[dict[str, list[Memory]]]:
         # Validated here, not by Litestar, which drops the item's index from the key of a bad field.
@@ -60,14 +58,14 @@ class MemoryRoutes(Controller):
             raise Invalid.from_validation_error(e) from None
 
         async def create() -> dict[str, list[Memory]]:
-            return {"items": await memories.create_batch(items)}
+            return {"items": await services.memories.create_batch(items)}
 
-        return await respond(request, idempotency_key, idempotency, create)
+        return await respond(request, idempotency_key, services.idempotency, create)
 
     @get("/", summary="List memories")
     async def list_memories(
         self,
-        memories: NamedDependency[MemoryService],
+        services: NamedDependency[Services],
         agent_id: Annotated[str | None, QueryParameter(description="The agent's id or name.", max_length=255)] = None,
         user_id: Annotated[str | None, QueryParameter(description="A user UUID or legacy integer id.")] = None,
         session_id: Annotated[uuid.UUID | None, QueryParameter(description="A session UUID.")] = None,
@@ -77,7 +75,7 @@ class MemoryRoutes(Controller):
         page_size: Annotated[int, QueryParameter(**PAGE_SIZE)] = 20,
         sort_desc: FromQuery[bool] = False,
     ) -> ListOf[Memory]:
-        found = await memories.list(
+        found = await services.memories.list(
             paging(page, page_size, sort_desc),
             agent_id=agent_id,
             user_id=user_filter(user_id),
@@ -88,15 +86,15 @@ class MemoryRoutes(Controller):
         return ListOf.of(found)
 
     @get("/{memory_id:str}", summary="Read a memory")
-    async def read(self, memory_id: MemoryId, memories: NamedDependency[MemoryService]) -> Memory:
-        return await memories.get(uuid_ref(memory_id, "memory_id"))
+    async def read(self, memory_id: MemoryId, services: NamedDependency[Services]) -> Memory:
+        return await services.memories.get(uuid_ref(memory_id, "memory_id"))
 
     @patch("/{memory_id:str}", summary="Change some fields of a memory")
     async def update(
-        self, memory_id: MemoryId, data: JSONBody[MemoryPatch], memories: NamedDependency[MemoryService]
+        self, memory_id: MemoryId, data: JSONBody[MemoryPatch], services: NamedDependency[Services]
     ) -> Memory:
-        return await memories.update(uuid_ref(memory_id, "memory_id"), data)
+        return await services.memories.update(uuid_ref(memory_id, "memory_id"), data)
 
     @delete("/{memory_id:str}", summary="Delete a memory")
-    async def remove(self, memory_id: MemoryId, memories: NamedDependency[MemoryService]) -> None:
-        await memories.delete(uuid_ref(memory_id, "memory_id"))
+    async def remove(self, memory_id: MemoryId, services: NamedDependency[Services]) -> None:
+        await services.memories.delete(uuid_ref(memory_id, "memory_id"))

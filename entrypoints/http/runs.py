@@ -8,9 +8,9 @@ from litestar import Controller, Request, Response, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter
 
-from application.idempotency import Idempotency
-from application.run_agent import RunAgent, RunRequest, RunResult
+from application.run_agent import RunRequest, RunResult
 from entrypoints.http.idempotency import RESPONSES, IdempotencyKey, respond_run
+from entrypoints.http.services import Services
 
 
 class RunRoutes(Controller):
@@ -32,8 +32,9 @@ class RunRoutes(Controller):
         request: Request[Any, Any, Any],
         agent_id_or_name: Annotated[str, PathParameter(description="The agent's id, or its name.")],
         data: JSONBody[RunRequest],
-        run_agent: NamedDependency[RunAgent],
-        idempotency: NamedDependency[Idempotency],
+        services: NamedDependency[Services],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[RunResult]:
-        return await respond_run(request, idempotency_key, idempotency, lambda: run_agent(agent_id_or_name, data))
+        return await respond_run(
+            request, idempotency_key, services.idempotency, lambda: services.run_agent(agent_id_or_name, data)
+        )

@@ -8,14 +8,13 @@ from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromQuery, JSONBody, PathParameter, QueryParameter
 
-from application.idempotency import Idempotency
 from application.inputs import NewSession
-from application.sessions import SessionService
 from domain.models import Session
 from domain.patches import SessionPatch
 from entrypoints.http.idempotency import RESPONSES, IdempotencyKey, respond
 from entrypoints.http.params import PAGE, PAGE_SIZE, paging
 from entrypoints.http.schemas import SESSION_VIEW, ListOf, session_view
+from entrypoints.http.services import Services
 from entrypoints.references import user_filter, uuid_ref
 
 SessionRef = Annotated[str, PathParameter(description="The session's id, or its name.")]
@@ -31,49 +30,52 @@ class SessionRoutes(Controller):
         self,
         request: Request[Any, Any, Any],
         data: JSONBody[NewSession],
-        sessions: NamedDependency[SessionService],
-        idempotency: NamedDependency[Idempotency],
+        services: NamedDependency[Services],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[Session]:
-        return await respond(request, idempotency_key, idempotency, lambda: sessions.create(data))
+        return await respond(request, idempotency_key, services.idempotency, lambda: services.sessions.create(data))
 
     @get("/", summary="List sessions, newest first")
     async def list_sessions(
         self,
-        sessions: NamedDependency[SessionService],
+        services: NamedDependency[Services],
         user_id: Annotated[str | None, QueryParameter(description="A user UUID or legacy integer id.")] = None,
         agent_id: Annotated[str | None, QueryParameter(description="The agent's id or name.", max_length=255)] = None,
         page: Annotated[int, QueryParameter(**PAGE)] = 1,
         page_size: Annotated[int, QueryParameter(**PAGE_SIZE)] = 20,
         sort_desc: FromQuery[bool] = True,
     ) -> ListOf[Session]:
-        found = await sessions.list(paging(page, page_size, sort_desc), user_id=user_filter(user_id), agent_id=agent_id)
+        found = await services.sessions.list(
+            paging(page, page_size, sort_desc), user_id=user_filter(user_id), agent_id=agent_id
+        )
         return ListOf.of(found)
 
     @get("/{session_id_or_name:str}", summary="Read a session with its messages", responses=SESSION_VIEW)
     async def read(
         self,
         session_id_or_name: SessionRef,
-        sessions: NamedDependency[SessionService],
+        services: NamedDependency[Services],
         hide_tools: FromQuery[bool] = False,
         show_system_prompt: FromQuery[bool] = False,
         page: Annotated[int, QueryParameter(**PAGE)] = 1,
         page_size: Annotated[int, QueryParameter(**PAGE_SIZE)] = 20,
         sort_desc: FromQuery[bool] = False,
     ) -> dict[str, Any]:
-        found = await sessions.get(session_id_or_name, paging(page, page_size, sort_desc), hide_tools=hide_tools)
+        found = await services.sessions.get(
+            session_id_or_name, paging(page, page_size, sort_desc), hide_tools=hide_tools
+        )
         return session_view(found.session, found.messages, hide_tools=hide_tools, show_system_prompt=show_system_prompt)
 
     @patch("/{session_id_or_name:str}", summary="Rename a session or change its metadata")
     async def update(
-        self, session_id_or_name: SessionRef, data: JSONBody[SessionPatch], sessions: NamedDependency[SessionService]
+        self, session_id_or_name: SessionRef, data: JSONBody[SessionPatch], services: NamedDependency[Services]
     ) -> Session:
-        return await sessions.update(session_id_or_name, data)
+        return await services.sessions.update(session_id_or_name, data)
 
     @post("/{session_id:str}/finish", status_code=200, summary="Mark a session finished (idempotent)")
-    async def finish(self, session_id: SessionId, sessions: NamedDependency[SessionService]) -> Session:
-        return await sessions.finish(uuid_ref(session_id, "session_id"))
+    async def finish(self, session_id: SessionId, services: NamedDependency[Services]) -> Session:
+        return await services.sessions.finish(uuid_ref(session_id, "session_id"))
 
     @delete("/{session_id:str}", summary="Delete a session with its messages")
-    async def remove(self, session_id: SessionId, sessions: NamedDependency[SessionService]) -> None:
-        await sessions.delete(uuid_ref(session_id, "session_id"))
+    async def remove(self, session_id: SessionId, services: NamedDependency[Services]) -> None:
+        await services.sessions.delete(uuid_ref(session_id, "session_id"))

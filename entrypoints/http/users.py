@@ -8,14 +8,13 @@ from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromQuery, JSONBody, PathParameter, QueryParameter
 
-from application.idempotency import Idempotency
 from application.inputs import NewUser
-from application.users import UserService
 from domain.models import User
 from domain.patches import UserPatch
 from entrypoints.http.idempotency import RESPONSES, IdempotencyKey, respond
 from entrypoints.http.params import PAGE, PAGE_SIZE, paging
 from entrypoints.http.schemas import ListOf
+from entrypoints.http.services import Services
 from entrypoints.references import user_ref
 
 UserRef = Annotated[str, PathParameter(description="A user UUID, or a legacy integer id.")]
@@ -30,31 +29,30 @@ class UserRoutes(Controller):
         self,
         request: Request[Any, Any, Any],
         data: JSONBody[NewUser],
-        users: NamedDependency[UserService],
-        idempotency: NamedDependency[Idempotency],
+        services: NamedDependency[Services],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[User]:
-        return await respond(request, idempotency_key, idempotency, lambda: users.create(data))
+        return await respond(request, idempotency_key, services.idempotency, lambda: services.users.create(data))
 
     @get("/", summary="List users")
     async def list_users(
         self,
-        users: NamedDependency[UserService],
+        services: NamedDependency[Services],
         email: Annotated[str | None, QueryParameter(max_length=320)] = None,
         page: Annotated[int, QueryParameter(**PAGE)] = 1,
         page_size: Annotated[int, QueryParameter(**PAGE_SIZE)] = 20,
         sort_desc: FromQuery[bool] = False,
     ) -> ListOf[User]:
-        return ListOf.of(await users.list(paging(page, page_size, sort_desc), email=email))
+        return ListOf.of(await services.users.list(paging(page, page_size, sort_desc), email=email))
 
     @get("/{user_id:str}", summary="Read a user")
-    async def read(self, user_id: UserRef, users: NamedDependency[UserService]) -> User:
-        return await users.get(user_ref(user_id))
+    async def read(self, user_id: UserRef, services: NamedDependency[Services]) -> User:
+        return await services.users.get(user_ref(user_id))
 
     @patch("/{user_id:str}", summary="Change some fields of a user")
-    async def update(self, user_id: UserRef, data: JSONBody[UserPatch], users: NamedDependency[UserService]) -> User:
-        return await users.update(user_ref(user_id), data)
+    async def update(self, user_id: UserRef, data: JSONBody[UserPatch], services: NamedDependency[Services]) -> User:
+        return await services.users.update(user_ref(user_id), data)
 
     @delete("/{user_id:str}", summary="Delete a user with its sessions, messages and memories")
-    async def remove(self, user_id: UserRef, users: NamedDependency[UserService]) -> None:
-        await users.delete(user_ref(user_id))
+    async def remove(self, user_id: UserRef, services: NamedDependency[Services]) -> None:
+        await services.users.delete(user_ref(user_id))
