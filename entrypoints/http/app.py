@@ -8,11 +8,11 @@ environment); tests pass a container of their own.
 from __future__ import annotations
 
 import gc
-import logging
 from typing import Any
 
 from litestar import Litestar, Router, get
 from litestar.di import Provide
+from litestar.logging.config import LoggingConfig
 from litestar.openapi import OpenAPIConfig, ResponseSpec
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
@@ -22,6 +22,7 @@ from entrypoints.container import Container
 from entrypoints.http.agents import AgentRoutes
 from entrypoints.http.auth import api_key_guard
 from entrypoints.http.errors import EXCEPTION_HANDLERS, document_errors
+from entrypoints.http.logs import configure_logging, logs_flushed
 from entrypoints.http.memories import MemoryRoutes
 from entrypoints.http.middleware import request_id_and_log
 from entrypoints.http.runs import RunRoutes
@@ -93,6 +94,9 @@ def build_litestar(container: Container) -> Litestar:
         request_max_body_size=settings.max_body,
         on_startup=[complete_the_document, freeze_startup_objects],
         on_shutdown=[close_storage],
+        lifespan=[logs_flushed],
+        # The root logger is ours (`configure_logging`): Litestar keeps its own logger only.
+        logging_config=LoggingConfig(configure_root_logger=False),
         openapi_config=OpenAPIConfig(
             title="agentkeep",
             version=VERSION,
@@ -114,5 +118,5 @@ def create_app(container: Container | None = None) -> ASGIApp:
     """The ASGI app: Litestar wrapped in the request-id and access-log middleware."""
     container = container or Container()
     settings = container.settings()
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    configure_logging()
     return request_id_and_log(build_litestar(container), json_logs=settings.log_format == "json")
