@@ -15,7 +15,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.pool import StaticPool
 
-from adapters.storage.sql.dialect import SQLITE, mask_url, normalize_url
+from adapters.storage.sql.dialect import SQLITE, json_dumps, json_loads, mask_url, normalize_url
 from adapters.storage.sql.tables import metadata
 from adapters.storage.sql.unit_of_work import REVISION_QUERY, RunsWork, SqlUnitOfWork, SyncExecutor
 from domain.errors import StorageUnavailable
@@ -43,6 +43,8 @@ class SqliteStorage(RunsWork):
             self.url.set(drivername="sqlite+pysqlite"),
             poolclass=StaticPool,  # one connection; units of work take turns on it
             connect_args={"check_same_thread": False},
+            json_serializer=json_dumps,
+            json_deserializer=json_loads,
         )
         _configure_sqlite(self.engine, busy_timeout)
         self._lock = asyncio.Lock()

@@ -27,7 +27,7 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.dialects.postgresql import asyncpg
 from sqlalchemy.types import TypeEngine
 
-from adapters.storage.sql.dialect import POSTGRES, SQLITE, upsert
+from adapters.storage.sql.dialect import POSTGRES, SQLITE, json_dumps, upsert
 from adapters.storage.sql.prepared import Prepared
 
 _Processing = tuple[int, Callable[[Any], Any], int]
@@ -111,10 +111,11 @@ class _AsIs(TypeEngine[Any]):
 
 _AS_IS = _AsIs()
 _NOTHING = object()
-# The dialects of the two storages, for their bind processors (which need no connection).
+# The dialects of the two storages, as their engines configure them, for their bind processors
+# (which need no connection).
 _DIALECTS: dict[str, Dialect] = {
-    SQLITE: sqlite.pysqlite.dialect(),
-    POSTGRES: asyncpg.dialect(),  # type: ignore[no-untyped-call]
+    SQLITE: sqlite.pysqlite.dialect(json_serializer=json_dumps),
+    POSTGRES: asyncpg.dialect(json_serializer=json_dumps),  # type: ignore[no-untyped-call]
 }
 
 
