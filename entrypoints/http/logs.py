@@ -27,12 +27,13 @@ ATOMIC_WRITE = 4096
 
 class BatchedStreamHandler(logging.Handler):
     """Holds formatted lines and writes them in batches of whole lines, each one write of at most
-    `ATOMIC_WRITE` bytes (a longer line alone). The stream is stderr as it is at each write
-    (test runners and the CLI swap it), unless one is given."""
+    `ATOMIC_WRITE` bytes (a longer line alone), to `stream` (stderr as it is when the handler is
+    made, as `logging.StreamHandler` takes it: a stream swapped later, by the CLI's test runner for
+    one command, never gets the lines held for another)."""
 
     def __init__(self, stream: TextIO | None = None) -> None:
         super().__init__()
-        self._stream = stream
+        self._stream = stream if stream is not None else sys.stderr
         self._held: list[str] = []
         self._size = 0
 
@@ -60,10 +61,9 @@ class BatchedStreamHandler(logging.Handler):
         text = "".join(self._held)
         self._held.clear()
         self._size = 0
-        stream = self._stream or sys.stderr
-        with suppress(OSError, ValueError):  # stderr closed (at exit) or gone: nothing to tell it
-            stream.write(text)
-            stream.flush()
+        with suppress(OSError, ValueError):  # the stream closed (at exit) or gone: nothing to tell it
+            self._stream.write(text)
+            self._stream.flush()
 
 
 def configure_logging() -> None:
