@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
@@ -203,3 +203,55 @@ class _ReadAhead(Generic[R]):
             await asyncio.wait([pending])
             if not pending.cancelled():
                 pending.exception()  # retrieved, so asyncio does not log it as lost
+
+
+class WriteBehind:
+    """The writes of one unit of work, run in order, one at a time, while the step goes on
+    planning the next ones: a storage that writes off the event loop (SQLite's large inserts run
+    in a worker thread, PostgreSQL's on the server) then works beside the step's Python.
+
+    The step hands over each write as it is planned (`submit`), lets the writes move on now and
+    then (`pause`: a write is started, or the next one is, only when the event loop turns), and
+    leaves the `async with` block once all of them are done (raising the first that failed: it
+    fails the writes after it too). When the block fails, the writes still to come are cancelled
+    and the one running is waited for, so the unit of work is rolled back on an idle connection.
+    """
+
+    #: How many planned rows between two turns of the event loop (`pause`).
+    PAUSE_EVERY = 64
+
+    def __init__(self) -> None:
+        self._last: asyncio.Future[None] | None = None
+        self._planned = 0
+
+    def submit(self, write: Callable[[], Awaitable[None]]) -> None:
+        """Run `write()` after the writes submitted before it."""
+        previous = self._last
+
+        async def after_previous() -> None:
+            if previous is not None:
+                await previous
+            await write()
+
+        self._last = asyncio.ensure_future(after_previous())
+
+    async def pause(self) -> None:
+        """Count one planned row; every `PAUSE_EVERY`, let the writes move on."""
+        self._planned += 1
+        if self._planned % self.PAUSE_EVERY == 0 and self._last is not None:
+            await asyncio.sleep(0)
+
+    async def __aenter__(self) -> WriteBehind:
+        return self
+
+    async def __aexit__(self, kind: object, error: object, trace: object) -> None:
+        last, self._last = self._last, None
+        if last is None:
+            return
+        if error is None:
+            await last
+            return
+        last.cancel()
+        await asyncio.wait([last])
+        if not last.cancelled():
+            last.exception()  # retrieved: the step's own error is the one reported

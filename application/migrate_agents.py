@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from operator import attrgetter
 
-from application.backfill import Options, Tally, backfill
+from application.backfill import Options, Tally, WriteBehind, backfill
 from domain.ids import migrated_bio_id, migrated_metadata_id, parse_agent_id
 from domain.legacy import LegacyProfile, ProfileSource
 from domain.models import Agent, AgentBio, AgentProfileMetadata
@@ -32,6 +32,8 @@ BAD_TIMESTAMP = "bad_timestamp"
 DISPLAY_NAME_TRUNCATED = "display_name_truncated"
 
 DISPLAY_NAME_MAX = 255
+#: New agents written at a time, while the next ones are planned (`WriteBehind`).
+WRITE_CHUNK = 2048
 _HANDLE = re.compile(AGENT_NAME_PATTERN)
 
 Counts = tuple[int, int, int]
@@ -96,7 +98,6 @@ class _MigrateBatch:
             return holder is not None and holder != did and name not in freed and name not in self._freed_by_plan
 
         updates: list[Agent] = []
-        creates: list[Agent] = []
         bios: list[AgentBio] = []
         counts: list[AgentProfileMetadata] = []
         migrated: list[_Profile] = []
@@ -132,43 +133,62 @@ class _MigrateBatch:
                 tally.unchanged += 1
             migrated.append(p)
 
-        for p in profiles:
-            if p.did in existing:
-                continue
-            if taken(p.name, p.did, freed):
-                tally.skip(HANDLE_TAKEN, _describe(p.source))
-                continue
-            creates.append(
-                Agent(
-                    id=p.did,
-                    name=p.name,
-                    display_name=p.display_name,
-                    persona_source=PersonaSource.SYNC_BLUESKY,
-                    model="echo",
-                    created_at=now,
-                    updated_at=now,
+        async with WriteBehind() as writes:
+            if not dry_run and (updates or bios or counts):
+                writes.submit(_Rows(uow, updates, [], bios, counts).write)
+            # The order of a batch means nothing here, so new agents go in id order: a storage
+            # writes rows in key order with far fewer page loads than in the source's (random)
+            # order. They are written a chunk at a time, each while the next is planned.
+            chunk = _Rows(uow)
+            for p in sorted((p for p in profiles if p.did not in existing), key=_did):
+                if taken(p.name, p.did, freed):
+                    tally.skip(HANDLE_TAKEN, _describe(p.source))
+                    continue
+                chunk.creates.append(
+                    Agent(
+                        id=p.did,
+                        name=p.name,
+                        display_name=p.display_name,
+                        persona_source=PersonaSource.SYNC_BLUESKY,
+                        model="echo",
+                        created_at=now,
+                        updated_at=now,
+                    )
                 )
-            )
-            counts.append(_metadata(p, now))
-            if (bio := _bio(p.source, p.did, now)) is not None:
-                bios.append(bio)
-            tally.created += 1
-            migrated.append(p)
+                chunk.counts.append(_metadata(p, now))
+                if (bio := _bio(p.source, p.did, now)) is not None:
+                    chunk.bios.append(bio)
+                tally.created += 1
+                migrated.append(p)
+                if len(chunk.creates) == WRITE_CHUNK and not dry_run:
+                    writes.submit(chunk.write)
+                    chunk = _Rows(uow)
+                await writes.pause()
+            if chunk.creates and not dry_run:
+                writes.submit(chunk.write)
 
         for p in migrated:
             _report_dropped(p, tally)
         if dry_run:
             self._freed_by_plan |= freed
-            return
-        # The order of a batch means nothing here, so rows go in agent id order: a storage writes
-        # rows in key order with far fewer page loads than in the source's (random) order.
-        creates.sort(key=_id)
-        bios.sort(key=_agent_id)
-        counts.sort(key=_agent_id)
-        await uow.agents.update_many(updates)
-        await uow.agents.add_many(creates)
-        await uow.bios.add_many(bios)
-        await uow.profiles.upsert_many(counts)
+
+
+@dataclass(slots=True)
+class _Rows:
+    """Rows to write together, in this order: updated agents, new agents, then the bios and
+    profile metadata (of agents written before)."""
+
+    uow: UnitOfWork
+    updates: list[Agent] = field(default_factory=list)
+    creates: list[Agent] = field(default_factory=list)
+    bios: list[AgentBio] = field(default_factory=list)
+    counts: list[AgentProfileMetadata] = field(default_factory=list)
+
+    async def write(self) -> None:
+        await self.uow.agents.update_many(self.updates)
+        await self.uow.agents.add_many(self.creates)
+        await self.uow.bios.add_many(self.bios)
+        await self.uow.profiles.upsert_many(self.counts)
 
 
 def _check(row: LegacyProfile, tally: Tally) -> _Profile | None:
@@ -245,8 +265,7 @@ def _metadata(p: _Profile, now: datetime) -> AgentProfileMetadata:
     )
 
 
-_id = attrgetter("id")
-_agent_id = attrgetter("agent_id")
+_did = attrgetter("did")
 
 
 def _counts_of(m: AgentProfileMetadata) -> Counts:

@@ -19,7 +19,11 @@ ADAPTERS = ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postg
 def make_storage(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[], Any]:
     """How to open the adapter under test. A sync fixture, so that it may ask for the
     PostgreSQL fixtures (which skip without a server) only when the adapter needs them."""
-    kind = request.param
+    return opener(request.param, request, tmp_path)
+
+
+def opener(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[], Any]:
+    """How to open the adapter `kind` (`memory`, `sqlite`, `postgres`)."""
     if kind == "memory":
         return MemoryStorage
     if kind == "sqlite":

@@ -7,11 +7,13 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 from sqlalchemy import event
 
+from adapters.storage.sql import unit_of_work
 from adapters.storage.sql.prepared import Prepared
 from adapters.storage.sql.unit_of_work import AsyncExecutor, SyncExecutor
 from domain.errors import Conflict, DomainError, NotFound
@@ -19,8 +21,25 @@ from domain.models import Agent, AgentProfileMetadata, User
 from domain.paging import Paging
 from domain.ports import Storage, UnitOfWork
 from tests.contract.builders import a_bio, a_memory, a_message, a_session, a_user, add, an_agent, at, seed
+from tests.contract.conftest import ADAPTERS, opener
 
 Work = Callable[[UnitOfWork], Awaitable[Any]]
+#: SQLite with every bulk INSERT run as it runs a large one: in a worker thread, as multi-row
+#: statements (of two rows here, so that a batch takes several and one of them is shorter).
+SQLITE_OFF_LOOP = "sqlite-off-loop"
+
+
+@pytest.fixture(params=[*ADAPTERS, SQLITE_OFF_LOOP])
+def make_storage(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[], Any]:
+    """Every adapter of the contract suite, and SQLite's large writes (this module's calls are
+    small: `SyncExecutor` would run them inline)."""
+    if request.param != SQLITE_OFF_LOOP:
+        return opener(request.param, request, tmp_path)
+    monkeypatch.setattr(unit_of_work, "OFF_LOOP_ROWS", 1)
+    monkeypatch.setattr(unit_of_work, "MAX_ROWS", 2)
+    return opener("sqlite", request, tmp_path)
+
+
 E = TypeVar("E", bound=DomainError)
 
 

@@ -13,7 +13,9 @@ import pytest
 from sqlalchemy import text
 
 from adapters.legacy.social import WHITESPACE, open_profile_source
+from adapters.storage.sql import unit_of_work
 from adapters.storage.sql.database import PostgresStorage, open_storage
+from application import migrate_agents
 from application.backfill import Options, Tally
 from application.migrate_agents import MigrateAgents
 from domain.errors import NotFound
@@ -222,6 +224,31 @@ async def test_batch_size_does_not_change_the_result(storage: Storage, source_ur
     assert [(t.created, t.unchanged, t.read) for t in tallies] == [(23, 0, 23), (0, 23, 23), (0, 23, 23)]
     rows = await state(storage)
     assert sorted(r["metadata"]["followers_count"] for r in rows.values()) == list(range(23))
+
+
+@pytest.mark.parametrize("chunk", [1, 3])
+async def test_writing_new_agents_a_chunk_at_a_time_changes_nothing(
+    storage: Storage, source_url: str, monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    # Chunks of 1 and 3 in batches of 5 (on SQLite, every INSERT off the event loop, two rows a
+    # statement): a batch ends in a short chunk, and the last batch is shorter than a chunk.
+    monkeypatch.setattr(migrate_agents, "WRITE_CHUNK", chunk)
+    monkeypatch.setattr(unit_of_work, "OFF_LOOP_ROWS", 1)
+    monkeypatch.setattr(unit_of_work, "MAX_ROWS", 2)
+    profiles = [profile(f"user{i}.bsky.social", followers_count=i) for i in range(11)]
+    bios = [bio(f"user{i}.bsky.social", f"bio {i}", "2025_01_01-10:00:00") for i in range(0, 11, 2)]
+    await create_source(source_url, profiles, bios)
+
+    first = await migrate(storage, source_url, batch_size=5)
+    again = await migrate(storage, source_url, batch_size=5)
+
+    assert (first.created, again.unchanged) == (11, 11)
+    rows = await state(storage)
+    assert sorted((r["agent"]["name"], r["metadata"]["followers_count"]) for r in rows.values()) == sorted(
+        (f"user{i}.bsky.social", i) for i in range(11)
+    )
+    expected = [f"bio {i}" if i % 2 == 0 else f"user{i}.bsky.social bio" for i in range(11)]
+    assert sorted(b["persona_bio"] for r in rows.values() for b in r["bios"]) == sorted(expected)
 
 
 # The newest generated bio.
