@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import pytest
 from sqlalchemy import event
 
-from adapters.storage.sql import unit_of_work
+from adapters.storage.sql import large_writes
 from adapters.storage.sql.prepared import Prepared
 from adapters.storage.sql.unit_of_work import AsyncExecutor, SyncExecutor
 from domain.errors import Conflict, DomainError, NotFound
@@ -35,8 +35,8 @@ def make_storage(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: py
     small: `SyncExecutor` would run them inline)."""
     if request.param != SQLITE_OFF_LOOP:
         return opener(request.param, request, tmp_path)
-    monkeypatch.setattr(unit_of_work, "OFF_LOOP_ROWS", 1)
-    monkeypatch.setattr(unit_of_work, "MAX_ROWS", 2)
+    monkeypatch.setattr(large_writes, "OFF_LOOP_ROWS", 1)
+    monkeypatch.setattr(large_writes, "MAX_ROWS", 2)
     return opener("sqlite", request, tmp_path)
 
 

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import text
 
 from adapters.legacy.social import WHITESPACE, open_profile_source
-from adapters.storage.sql import unit_of_work
+from adapters.storage.sql import large_writes
 from adapters.storage.sql.database import PostgresStorage, open_storage
 from application import migrate_agents
 from application.backfill import Options, Tally
@@ -233,8 +233,8 @@ async def test_writing_new_agents_a_chunk_at_a_time_changes_nothing(
     # Chunks of 1 and 3 in batches of 5 (on SQLite, every INSERT off the event loop, two rows a
     # statement): a batch ends in a short chunk, and the last batch is shorter than a chunk.
     monkeypatch.setattr(migrate_agents, "WRITE_CHUNK", chunk)
-    monkeypatch.setattr(unit_of_work, "OFF_LOOP_ROWS", 1)
-    monkeypatch.setattr(unit_of_work, "MAX_ROWS", 2)
+    monkeypatch.setattr(large_writes, "OFF_LOOP_ROWS", 1)
+    monkeypatch.setattr(large_writes, "MAX_ROWS", 2)
     profiles = [profile(f"user{i}.bsky.social", followers_count=i) for i in range(11)]
     bios = [bio(f"user{i}.bsky.social", f"bio {i}", "2025_01_01-10:00:00") for i in range(0, 11, 2)]
     await create_source(source_url, profiles, bios)

@@ -3,15 +3,9 @@ that holds them, and `run(work)`."""
 
 from __future__ import annotations
 
-import asyncio
-import functools
-import re
 import sqlite3
-import sys
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from itertools import chain
 from types import MappingProxyType
 from typing import Any, Protocol, TypeVar
 
@@ -22,6 +16,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Executable
 
+from adapters.storage.sql import large_writes
 from adapters.storage.sql.dialect import POSTGRES, SQLITE, translate_data_error, translate_integrity_error
 from adapters.storage.sql.prepared import Prepared
 from adapters.storage.sql.repositories import (
@@ -111,116 +106,12 @@ class SyncExecutor:
         return cursor.rowcount
 
     async def write_bound(self, query: Prepared, rows: Sequence[Sequence[Any]]) -> None:
-        """Few rows: an executemany, inline. Many rows of an INSERT: multi-row INSERTs in a worker
-        thread (see `ManyRows`), the event loop free meanwhile."""
+        """Few rows: an executemany, inline; many rows of an INSERT: off the event loop
+        (`large_writes.py`)."""
         compiled = query.compiled(self._dialect)
-        many = ManyRows.of(compiled.sql) if len(rows) >= OFF_LOOP_ROWS else None
         with _translated_sqlite_errors():
-            if many is None:
+            if not await large_writes.insert(self._driver, compiled.sql, rows):
                 self._driver.executemany(compiled.sql, rows)
-            else:
-                with _quick_handovers:
-                    await _finished(asyncio.get_running_loop().run_in_executor(None, many.insert, self._driver, rows))
-
-
-#: A write of at least this many rows runs off the event loop (`SyncExecutor.write_bound`).
-OFF_LOOP_ROWS = 500
-#: At most this many bound values per statement: SQLite's default limit since 3.32 (a build may
-#: allow more), so the statements run on any SQLite agentkeep supports.
-MAX_VALUES = 32_766
-#: At most this many rows per statement.
-MAX_ROWS = 2_048
-
-
-@dataclass(frozen=True, slots=True)
-class ManyRows:
-    """An `INSERT ... VALUES (?, ...) [ON CONFLICT ...]` run as multi-row INSERTs of up to
-    `MAX_ROWS` rows each.
-
-    Why: `sqlite3` releases the interpreter lock around each step of a statement, and an
-    executemany steps once per row, so the thread that runs it must win the lock back for every
-    row. In a worker thread beside a busy event loop it would wait for the lock (the switch
-    interval, 5 ms) at every row; a statement of thousands of rows waits once per statement, and
-    SQLite inserts its rows with the lock free. Alone it costs what the executemany costs. The
-    rows, the order and the outcome are the executemany's: a statement either inserts all its
-    rows or fails as the executemany fails on its first bad row, and the unit of work is then
-    rolled back either way.
-    """
-
-    head: str
-    group: str
-    tail: str
-    width: int
-
-    @staticmethod
-    @functools.cache
-    def of(sql: str) -> ManyRows | None:
-        """The multi-row form of `sql`; None for a statement that is not a one-row INSERT."""
-        match = _VALUES.search(sql)
-        if not sql.startswith("INSERT ") or match is None:
-            return None
-        group = match.group(1)
-        return ManyRows(sql[: match.start(1)], group, sql[match.end(1) :], group.count("?"))
-
-    def sql(self, rows: int) -> str:
-        return self.head + ", ".join([self.group] * rows) + self.tail
-
-    def insert(self, driver: sqlite3.Connection, rows: Sequence[Sequence[Any]]) -> None:
-        step = max(1, min(MAX_ROWS, MAX_VALUES // self.width))
-        full = self.sql(step)
-        for start in range(0, len(rows), step):
-            chunk = rows[start : start + step]
-            driver.execute(full if len(chunk) == step else self.sql(len(chunk)), list(chain.from_iterable(chunk)))
-
-
-#: The one row of values of an INSERT (not followed by another).
-_VALUES = re.compile(r" VALUES (\(\?(?:, \?)*\))(?!,)")
-
-
-#: The interpreter's switch interval while a write runs in a worker thread (`_QuickHandovers`).
-HANDOVER_INTERVAL = 0.0005
-
-
-class _QuickHandovers:
-    """A shorter switch interval while writes run in worker threads.
-
-    A thread that wants the interpreter lock back (the writer, after each step of SQLite and
-    between two statements) waits until the thread holding it gives it up, which a busy thread
-    does only every switch interval: 5 ms by default, longer than a step takes. The event loop's
-    thread is busy meanwhile (it plans the next rows), so the writer would wait more than it
-    writes. The interval is put back when the last such write ends.
-    """
-
-    def __init__(self) -> None:
-        self._running = 0
-        self._saved = sys.getswitchinterval()
-
-    def __enter__(self) -> None:
-        if self._running == 0:
-            self._saved = sys.getswitchinterval()
-            sys.setswitchinterval(HANDOVER_INTERVAL)
-        self._running += 1
-
-    def __exit__(self, *_: object) -> None:
-        self._running -= 1
-        if self._running == 0:
-            sys.setswitchinterval(self._saved)
-
-
-_quick_handovers = _QuickHandovers()
-
-
-async def _finished(work: asyncio.Future[T]) -> T:
-    """The result of `work` (a worker thread's); when the caller is cancelled meanwhile, the
-    thread cannot be stopped, so its end is waited for before the cancellation goes on (the
-    unit of work then rolls back on a connection that is idle)."""
-    try:
-        return await asyncio.shield(work)
-    except asyncio.CancelledError:
-        await asyncio.wait([work])
-        if not work.cancelled():
-            work.exception()  # retrieved: the cancellation is what is reported
-        raise
 
 
 @contextmanager

@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from adapters.storage.sql import unit_of_work
-from adapters.storage.sql.unit_of_work import ManyRows
+from adapters.storage.sql import large_writes
+from adapters.storage.sql.large_writes import ManyRows
 
 INSERT = "INSERT INTO t (a, b) VALUES (?, ?)"
 UPSERT = f"{INSERT} ON CONFLICT (a) DO UPDATE SET b = excluded.b"
@@ -38,21 +38,26 @@ def test_other_statements_are_left_to_executemany(sql: str) -> None:
     assert ManyRows.of(sql) is None
 
 
-@pytest.mark.parametrize("rows", [1, 5, 6, 7])
-def test_rows_are_cut_within_the_bound_value_limit_in_order(monkeypatch: pytest.MonkeyPatch, rows: int) -> None:
-    monkeypatch.setattr(unit_of_work, "MAX_VALUES", 7)  # three rows of two values a statement
+@pytest.mark.parametrize(
+    ("rows", "statements"),
+    [(1, [1]), (5, [5]), (7, [5, 2]), (13, [5, 5, 2, 1]), (15, [5, 5, 5]), (30, [5, 5, 5, 5, 5, 5])],
+)
+def test_rows_are_cut_within_the_bound_value_limit_in_order(
+    monkeypatch: pytest.MonkeyPatch, rows: int, statements: list[int]
+) -> None:
+    # Five rows of two values a statement at most; what is left in powers of two, largest first.
+    monkeypatch.setattr(large_writes, "MAX_VALUES", 11)
     connection = sqlite3.connect(":memory:")
     connection.execute("CREATE TABLE t (a INTEGER PRIMARY KEY, b TEXT)")
-    statements: list[str] = []
-    connection.set_trace_callback(statements.append)
+    traced: list[str] = []
+    connection.set_trace_callback(traced.append)
     many = ManyRows.of(UPSERT)
     assert many is not None
 
     many.insert(connection, [(n, f"row {n}") for n in range(rows)])
 
     assert connection.execute("SELECT a, b FROM t ORDER BY rowid").fetchall() == [(n, f"row {n}") for n in range(rows)]
-    per_statement = [s.count("'row ") for s in statements if s.startswith("INSERT")]
-    assert per_statement == [3] * (rows // 3) + ([rows % 3] if rows % 3 else [])
+    assert [s.count("'row ") for s in traced if s.startswith("INSERT")] == statements
 
 
 def test_a_bad_row_fails_the_insert_as_executemany_does() -> None:
@@ -70,12 +75,12 @@ async def test_the_switch_interval_is_short_while_writes_run_and_put_back_after(
     seen: list[float] = []
 
     async def write() -> None:
-        with unit_of_work._quick_handovers:
+        with large_writes.quick_handovers:
             await asyncio.sleep(0)
             seen.append(sys.getswitchinterval())
             await asyncio.sleep(0)
 
     await asyncio.gather(write(), write())  # overlapping: the first to end must not put it back
 
-    assert seen == [unit_of_work.HANDOVER_INTERVAL] * 2
+    assert seen == [large_writes.HANDOVER_INTERVAL] * 2
     assert sys.getswitchinterval() == before
