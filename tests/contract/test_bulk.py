@@ -24,6 +24,7 @@ from tests.contract.builders import a_bio, a_memory, a_message, a_session, a_use
 from tests.contract.conftest import ADAPTERS, opener
 
 Work = Callable[[UnitOfWork], Awaitable[Any]]
+E = TypeVar("E", bound=DomainError)
 #: SQLite with every bulk INSERT run as it runs a large one: in a worker thread, as multi-row
 #: statements (of two rows here, so that a batch takes several and one of them is shorter).
 SQLITE_OFF_LOOP = "sqlite-off-loop"
@@ -38,9 +39,6 @@ def make_storage(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: py
     monkeypatch.setattr(large_writes, "OFF_LOOP_ROWS", 1)
     monkeypatch.setattr(large_writes, "MAX_ROWS", 2)
     return opener("sqlite", request, tmp_path)
-
-
-E = TypeVar("E", bound=DomainError)
 
 
 async def everything(storage: Storage) -> tuple[list[Any], ...]:
