@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from adapters.legacy.social import WHITESPACE, open_profile_source
+from adapters.legacy.social import open_profile_source
+from adapters.legacy.social_sql import WHITESPACE
 from adapters.storage.sql import large_writes
 from adapters.storage.sql.database import PostgresStorage, open_storage
 from application import migrate_agents
