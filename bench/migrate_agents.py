@@ -1,7 +1,8 @@
 """migrate-agents on SQLite against the raw driver, in one run (SPEC §8, issue 6).
 
 The same rows go into the same tables (same indexes: fresh files migrated by Alembic) with the
-same connection settings (WAL, synchronous=NORMAL, foreign keys on, as agentkeep's) three ways:
+same connection settings (agentkeep's own `PRAGMAS`: WAL, synchronous=NORMAL, foreign keys on, a
+32 MiB page cache) three ways:
 
 * **agentkeep**: `agentkeep migrate-agents` from a demo legacy database (another file), in
   process, as the CLI runs it (opening and preparing the source, reading it, planning, writing,
@@ -43,13 +44,13 @@ from typing import Any
 
 from adapters.legacy.demo import write_profiles
 from adapters.storage.sql import migrator
+from adapters.storage.sql.sqlite import PRAGMAS
 from entrypoints.cli.migrate import MIGRATE_BATCH
 
 AGENTS, BIOS, COUNTS = "agent", "agent_persona_bios", "user_agent_profile_metadata"
 TABLES = (AGENTS, BIOS, COUNTS)  # agents first: the others point at them
 RESULTS = Path(__file__).with_name("results")
 OUT = RESULTS / "migrate_agents.json"
-PRAGMAS = ("journal_mode = WAL", "synchronous = NORMAL", "foreign_keys = ON")
 
 Rows = dict[str, tuple[list[str], list[tuple[Any, ...]]]]
 

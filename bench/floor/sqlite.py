@@ -13,6 +13,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from adapters.storage.sql.sqlite import PRAGMAS
 from bench.floor.turn import HISTORY, answer, decoded, echo_usage
 
 _LAST = "SELECT * FROM messages WHERE session_id = ? ORDER BY created_at DESC, seq DESC LIMIT ?"
@@ -32,12 +33,12 @@ def _now() -> str:
 
 
 class SqliteFloor:
-    """One connection; WAL, synchronous=NORMAL, foreign_keys=ON, a busy timeout."""
+    """One connection, with agentkeep's settings (`PRAGMAS`) and a busy timeout."""
 
     def __init__(self, path: str) -> None:
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.row_factory = sqlite3.Row
-        for pragma in ("journal_mode = WAL", "synchronous = NORMAL", "foreign_keys = ON", "busy_timeout = 30000"):
+        for pragma in (*PRAGMAS, "busy_timeout = 30000"):
             self._db.execute(f"PRAGMA {pragma}")
 
     async def run(self, agent_name: str, text: str, session_name: str | None) -> dict[str, Any] | None:

@@ -95,7 +95,7 @@ _VALUES = re.compile(r" VALUES (\(\?(?:, \?)*\))(?!,)")
 
 
 #: The interpreter's switch interval while a write runs in a worker thread (`QuickHandovers`).
-HANDOVER_INTERVAL = 0.0005
+HANDOVER_INTERVAL = 0.0002
 
 
 class QuickHandovers:

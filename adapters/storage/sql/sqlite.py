@@ -20,6 +20,17 @@ from adapters.storage.sql.tables import metadata
 from adapters.storage.sql.unit_of_work import REVISION_QUERY, RunsWork, SqlUnitOfWork, SyncExecutor
 from domain.errors import StorageUnavailable
 
+#: Every connection's settings but its busy timeout (the benchmarks' floors use them too).
+PRAGMAS = (
+    "journal_mode = WAL",
+    "synchronous = NORMAL",  # WAL stays consistent on a crash; only a power cut can lose the last commits
+    "foreign_keys = ON",
+    # 32 MiB of page cache (SQLite's default is 2 MB): a large write touches index pages all over
+    # (names, random ids), and with a small cache the same pages are written and read back many
+    # times within one transaction (migrate-agents, 100k profiles: 5.0 -> 4.6 s).
+    "cache_size = -32768",
+)
+
 
 class SqliteStorage(RunsWork):
     """SQLite in WAL mode, `foreign_keys=ON`, a busy timeout on every connection.
@@ -206,10 +217,5 @@ def _configure_sqlite(engine: Any, busy_timeout: float) -> None:
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # We issue BEGIN ourselves (BEGIN IMMEDIATE); the driver must not open transactions.
         dbapi_connection.isolation_level = None
-        for pragma in (
-            "journal_mode = WAL",
-            "synchronous = NORMAL",  # WAL stays consistent on a crash; only a power cut can lose the last commits
-            "foreign_keys = ON",
-            f"busy_timeout = {int(busy_timeout * 1000)}",
-        ):
+        for pragma in (*PRAGMAS, f"busy_timeout = {int(busy_timeout * 1000)}"):
             dbapi_connection.execute(f"PRAGMA {pragma}")
