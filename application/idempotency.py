@@ -13,8 +13,10 @@ One key is one row (`IdempotencyKeys`), so this holds across every process shari
    kept in a transaction of its own once it has one.
 3. **An error that wrote nothing releases the claim** (every 4xx: SPEC §3 and §5 promise they
    write nothing; a storage failure): the retry is evaluated afresh, which cannot repeat anything
-   since nothing was done. A run whose model failed (502/504) *did* write: its user message stays.
-   That answer is kept and replayed like any other; to try again, send a new key.
+   since nothing was done. A run that failed once its user message was kept *did* write: the
+   model failed (502/504), the storage failed storing the reply (503), a bug (500). Its answer is
+   kept and replayed like any other, so a retry adds no second user message; to try again, send a
+   new key. (A run cancelled after that point keeps its claim until the claim expires.)
 
 A claim lasts `claim_for` seconds, longer than a request can run, so a process that dies holding
 one frees the key then. An answer is kept `ttl` seconds; after that the key is new again. Expired
@@ -33,7 +35,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from domain.errors import Conflict, ModelUnavailable, StorageUnavailable
+from domain.errors import Conflict, StorageUnavailable
 from domain.idempotency import Answer, IdempotencyRecord
 from domain.models import Message
 from domain.ports import Storage, UnitOfWork
@@ -99,22 +101,33 @@ class Idempotency:
     async def run(
         self,
         request: KeyedRequest,
-        work: Callable[[], Awaitable[T]],
+        work: Callable[[Callable[[], None]], Awaitable[T]],
         render: Callable[[T], Answer],
-        render_failure: Callable[[ModelUnavailable], Answer],
+        render_failure: Callable[[Exception], Answer],
     ) -> Outcome:
-        """A run, once. A model failure (502/504) has kept the run's user message, so its answer
-        (`render_failure`) is kept too, and the error raised as without a key."""
+        """A run, once. `work(kept)` calls `kept()` once the run's user message is kept: a failure
+        after that wrote, so its answer (`render_failure`) is kept too, and the error raised as
+        without a key; a failure before it wrote nothing, and frees the key."""
         held = await self._claim(request)
         if isinstance(held, Answer):
             return Outcome(held, replayed=True)
+        wrote = False
+
+        def kept() -> None:
+            nonlocal wrote
+            wrote = True
+
         try:
-            result = await work()
-        except ModelUnavailable as failure:
-            await self._complete(held, render_failure(failure))
+            result = await work(kept)
+        except Exception as failure:
+            if wrote:
+                await self._complete(held, render_failure(failure))
+            else:
+                await self._release(held)
             raise
         except BaseException:
-            await self._release(held)
+            if not wrote:
+                await self._release(held)
             raise
         answer = render(result)
         await self._complete(held, answer)

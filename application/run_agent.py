@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated
@@ -166,9 +167,14 @@ class RunAgent:
         self._lease = timedelta(seconds=lease)
         self._turns = _Turns()
 
-    async def __call__(self, agent_id_or_name: str, request: RunRequest) -> RunResult:
+    async def __call__(
+        self, agent_id_or_name: str, request: RunRequest, *, kept: Callable[[], None] = lambda: None
+    ) -> RunResult:
+        """The reply to `request`. `kept()` is called once the user message is kept (committed):
+        from then on, a failure has written it."""
         token = uuid.uuid4().hex
         prepared = await self._prepare(agent_id_or_name, request, token)
+        kept()
         session_id = prepared.session.id
         try:
             model = self._models.get(prepared.agent.model)

@@ -82,14 +82,14 @@ def http_error_handler(_: Request[Any, Any, Any], error: HTTPException) -> Respo
     )
 
 
+#: The body of a 500: it leaks nothing.
+INTERNAL_ERROR = error_body(500, "internal error", {"code": "internal", "key": None})
+
+
 def internal_error_handler(request: Request[Any, Any, Any], error: Exception) -> Response[dict[str, object]]:
     """A bug: log it with its traceback, answer a plain 500 that leaks nothing."""
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=error)
-    return Response(
-        error_body(500, "internal error", {"code": "internal", "key": None}),
-        status_code=500,
-        media_type=MediaType.JSON,
-    )
+    return Response(INTERNAL_ERROR, status_code=500, media_type=MediaType.JSON)
 
 
 EXCEPTION_HANDLERS = {

@@ -19,9 +19,9 @@ from pydantic import BaseModel
 from pydantic_core import to_json
 
 from application.idempotency import HEADER, IN_PROGRESS, REUSED, Idempotency, KeyedRequest, Outcome
-from domain.errors import Invalid, ModelUnavailable
+from domain.errors import DomainError, Invalid
 from domain.idempotency import Answer
-from entrypoints.http.errors import domain_error_handler, status_of
+from entrypoints.http.errors import INTERNAL_ERROR, domain_error_handler, status_of
 
 T = TypeVar("T")
 
@@ -97,16 +97,21 @@ async def respond(
 
 
 async def respond_run(
-    request: Request[Any, Any, Any], key: str | None, idempotency: Idempotency, work: Callable[[], Awaitable[T]]
+    request: Request[Any, Any, Any],
+    key: str | None,
+    idempotency: Idempotency,
+    work: Callable[[Callable[[], None]], Awaitable[T]],
 ) -> Response[Any]:
-    """The run's response (200), as `respond`; a model failure's answer is kept too."""
+    """The run's response (200), as `respond`; the answer of a run that failed once its user
+    message was kept is kept too (`work(kept)`: see `Idempotency.run`)."""
     if key is None:
-        return Response(await work(), status_code=200)
+        return Response(await work(lambda: None), status_code=200)
 
-    def failure(error: ModelUnavailable) -> Answer:
-        # The very body the error handler sends for it, so that a replay is the same.
-        sent = domain_error_handler(request, error)
-        return Answer(status_of(error), to_json(sent.content).decode())
+    def failure(error: Exception) -> Answer:
+        # The very body the error handlers send for it, so that a replay is the same.
+        if isinstance(error, DomainError):
+            return Answer(status_of(error), to_json(domain_error_handler(request, error).content).decode())
+        return Answer(500, to_json(INTERNAL_ERROR).decode())
 
     outcome = await idempotency.run(await _keyed(request, key), work, lambda result: _answer(200, result), failure)
     return _response(outcome)

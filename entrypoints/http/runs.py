@@ -36,5 +36,8 @@ class RunRoutes(Controller):
         idempotency_key: IdempotencyKey = None,
     ) -> Response[RunResult]:
         return await respond_run(
-            request, idempotency_key, services.idempotency, lambda: services.run_agent(agent_id_or_name, data)
+            request,
+            idempotency_key,
+            services.idempotency,
+            lambda kept: services.run_agent(agent_id_or_name, data, kept=kept),
         )

@@ -4,6 +4,7 @@ keyed create keeps its answer in its own transaction, on every adapter."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -13,7 +14,7 @@ import pytest
 from application.idempotency import IN_PROGRESS, AnsweringStorage, Idempotency, KeyedRequest
 from application.inputs import NewUser
 from application.users import UserService
-from domain.errors import Conflict
+from domain.errors import Conflict, StorageUnavailable
 from domain.idempotency import Answer, IdempotencyRecord
 from domain.models import User
 from domain.paging import Paging
@@ -177,3 +178,54 @@ async def test_a_keyed_create_whose_claim_was_taken_meanwhile_creates_nothing(st
     assert raised.value.code == IN_PROGRESS
     assert (await storage.run(lambda uow: uow.users.list(Paging())))[1] == 0
     assert await get(storage, "k") == taker
+
+
+RUN_ROUTE = "POST /api/v1/agents/{agent_id_or_name}/run"
+
+
+def failed(error: Exception) -> Answer:
+    return Answer(503 if isinstance(error, StorageUnavailable) else 500, f'{{"detail": "{error}"}}')
+
+
+@pytest.mark.parametrize("error", [StorageUnavailable("the database failed"), RuntimeError("a bug")])
+async def test_a_run_that_failed_after_keeping_its_user_message_keeps_its_answer(
+    storage: Storage, error: Exception
+) -> None:
+    request = KeyedRequest.of(RUN_ROUTE, "k", "/agents/a/run", b"{}")
+    keys = Idempotency(storage, ttl=60, claim_for=600)
+
+    async def fail_after_the_user_message(kept: Callable[[], None]) -> str:
+        kept()
+        raise error
+
+    with pytest.raises(type(error)):
+        await keys.run(request, fail_after_the_user_message, lambda _: Answer(200, "{}"), failed)
+
+    stored = await get(storage, "k", RUN_ROUTE)
+    assert stored is not None
+    assert (stored.token, stored.answer) == (None, failed(error))
+    # A retry is answered that, and does not run again.
+    ran_again: list[bool] = []
+
+    async def run_again(kept: Callable[[], None]) -> str:
+        ran_again.append(True)
+        return "reply"
+
+    outcome = await keys.run(request, run_again, lambda _: Answer(200, "{}"), failed)
+    assert (outcome.answer, outcome.replayed, ran_again) == (failed(error), True, [])
+
+
+@pytest.mark.parametrize("error", [StorageUnavailable("the database failed"), RuntimeError("a bug")])
+async def test_a_run_that_failed_before_keeping_its_user_message_frees_its_key(
+    storage: Storage, error: Exception
+) -> None:
+    request = KeyedRequest.of(RUN_ROUTE, "k", "/agents/a/run", b"{}")
+    keys = Idempotency(storage, ttl=60, claim_for=600)
+
+    async def fail_before_the_user_message(kept: Callable[[], None]) -> str:
+        raise error
+
+    with pytest.raises(type(error)):
+        await keys.run(request, fail_before_the_user_message, lambda _: Answer(200, "{}"), failed)
+
+    assert await get(storage, "k", RUN_ROUTE) is None

@@ -13,7 +13,9 @@ import httpx
 import pytest
 
 from application.idempotency import HEADER, KeyedRequest
+from domain.errors import StorageUnavailable
 from domain.idempotency import Answer, IdempotencyRecord
+from domain.models import Message
 from domain.ports import Storage
 from domain.values import utcnow
 from entrypoints.container import Container
@@ -166,6 +168,44 @@ async def test_a_run_whose_model_failed_is_replayed_and_keeps_one_user_message(a
     # A new key runs again (and keeps its own user message).
     error(await run(api, "remote", "there?", headers=keyed("down 2"), session_name="down"), 502, "model_error")
     assert (await read_session(api, "down"))["messages"]["total"] == 2
+
+
+class _RepliesFail:
+    """The test's storage, but storing a reply fails with `error`."""
+
+    def __init__(self, storage: Storage, error: Exception) -> None:
+        self._storage = storage
+        self._error = error
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._storage, name)
+
+    async def add_reply(self, message: Message, token: str) -> None:
+        raise self._error
+
+
+@pytest.mark.parametrize(
+    ("failure", "status", "code"),
+    [(StorageUnavailable("the database failed"), 503, "storage_unavailable"), (RuntimeError("a bug"), 500, "internal")],
+)
+async def test_a_run_whose_reply_was_not_stored_is_replayed_and_keeps_one_user_message(
+    api: httpx.AsyncClient, container: Container, failure: Exception, status: int, code: str
+) -> None:
+    await agent(api)
+    container.storage.override(_RepliesFail(container.storage(), failure))
+    container.reset_singletons()
+    try:
+        first = await run(api, "assistant", "there?", headers=keyed("lost"), session_name="lost")
+        again = await run(api, "assistant", "there?", headers=keyed("lost"), session_name="lost")
+    finally:
+        container.storage.reset_last_overriding()
+        container.reset_singletons()
+
+    error(first, status, code)
+    replay_of(again, first)
+    assert (await read_session(api, "lost"))["messages"]["total"] == 1  # the first run's user message
+    # The session was given back: a new key runs.
+    assert (await run(api, "assistant", "there?", headers=keyed("lost 2"), session_name="lost")).status_code == 200
 
 
 async def test_a_request_answered_4xx_leaves_its_key_free(api: httpx.AsyncClient) -> None:
