@@ -181,25 +181,35 @@ async def test_a_keyed_create_whose_claim_was_taken_meanwhile_creates_nothing(st
 
 
 RUN_ROUTE = "POST /api/v1/agents/{agent_id_or_name}/run"
+RUN = KeyedRequest.of(RUN_ROUTE, "k", "/agents/a/run", b"{}")
 
 
 def failed(error: Exception) -> Answer:
     return Answer(503 if isinstance(error, StorageUnavailable) else 500, f'{{"detail": "{error}"}}')
 
 
-@pytest.mark.parametrize("error", [StorageUnavailable("the database failed"), RuntimeError("a bug")])
-async def test_a_run_that_failed_after_keeping_its_user_message_keeps_its_answer(
-    storage: Storage, error: Exception
-) -> None:
-    request = KeyedRequest.of(RUN_ROUTE, "k", "/agents/a/run", b"{}")
+FAILURES = [StorageUnavailable("the database failed"), RuntimeError("a bug")]
+
+
+async def fail_a_run(storage: Storage, error: Exception, *, kept_its_message: bool) -> Idempotency:
+    """Run a keyed run (key `k`) that fails with `error`, after keeping its user message or not."""
     keys = Idempotency(storage, ttl=60, claim_for=600)
 
-    async def fail_after_the_user_message(kept: Callable[[], None]) -> str:
-        kept()
+    async def fail(kept: Callable[[], None]) -> str:
+        if kept_its_message:
+            kept()
         raise error
 
     with pytest.raises(type(error)):
-        await keys.run(request, fail_after_the_user_message, lambda _: Answer(200, "{}"), failed)
+        await keys.run(RUN, fail, lambda _: Answer(200, "{}"), failed)
+    return keys
+
+
+@pytest.mark.parametrize("error", FAILURES)
+async def test_a_run_that_failed_after_keeping_its_user_message_keeps_its_answer(
+    storage: Storage, error: Exception
+) -> None:
+    keys = await fail_a_run(storage, error, kept_its_message=True)
 
     stored = await get(storage, "k", RUN_ROUTE)
     assert stored is not None
@@ -211,21 +221,14 @@ async def test_a_run_that_failed_after_keeping_its_user_message_keeps_its_answer
         ran_again.append(True)
         return "reply"
 
-    outcome = await keys.run(request, run_again, lambda _: Answer(200, "{}"), failed)
+    outcome = await keys.run(RUN, run_again, lambda _: Answer(200, "{}"), failed)
     assert (outcome.answer, outcome.replayed, ran_again) == (failed(error), True, [])
 
 
-@pytest.mark.parametrize("error", [StorageUnavailable("the database failed"), RuntimeError("a bug")])
+@pytest.mark.parametrize("error", FAILURES)
 async def test_a_run_that_failed_before_keeping_its_user_message_frees_its_key(
     storage: Storage, error: Exception
 ) -> None:
-    request = KeyedRequest.of(RUN_ROUTE, "k", "/agents/a/run", b"{}")
-    keys = Idempotency(storage, ttl=60, claim_for=600)
-
-    async def fail_before_the_user_message(kept: Callable[[], None]) -> str:
-        raise error
-
-    with pytest.raises(type(error)):
-        await keys.run(request, fail_before_the_user_message, lambda _: Answer(200, "{}"), failed)
+    await fail_a_run(storage, error, kept_its_message=False)
 
     assert await get(storage, "k", RUN_ROUTE) is None

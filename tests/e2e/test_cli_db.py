@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -157,3 +158,73 @@ def test_db_upgrade_as_a_real_process(tmp_path: Path) -> None:
     with sqlite3.connect(database) as connection:
         names = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert names >= OUR_TABLES
+
+
+# A real process upgrading the schema that SIGKILLs itself just before its `KILL_AT`-th statement
+# (counted from 1; one past the last: just before the commit), so the kill lands inside the
+# upgrade's one transaction at a known point. With KILL_AT=0 it upgrades and prints its count.
+_KILLED_UPGRADE = """
+import os, signal, sys
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from adapters.storage.sql import migrator
+
+kill_at = int(os.environ["KILL_AT"])
+statements = 0
+
+def kill_here() -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+@event.listens_for(Engine, "before_cursor_execute")
+def before_statement(*_):
+    global statements
+    statements += 1
+    if statements == kill_at:
+        kill_here()
+
+@event.listens_for(Engine, "commit")
+def before_commit(*_):
+    if statements + 1 == kill_at:
+        kill_here()
+
+migrator.upgrade(sys.argv[1])
+print(statements)
+"""
+KILL_POINTS = 10
+
+
+def killed_upgrade(url: str, kill_at: int) -> subprocess.CompletedProcess[str]:
+    env = {name: value for name, value in os.environ.items() if not name.startswith("AGENTKEEP_")}
+    return subprocess.run(
+        [sys.executable, "-c", _KILLED_UPGRADE, url],
+        env={**env, "KILL_AT": str(kill_at)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_an_upgrade_killed_at_any_point_leaves_nothing_and_runs_again_whole(database_url: str) -> None:
+    # Every run starts from base with Alembic's version table there (it stays after a downgrade),
+    # so each one runs the same statements.
+    migrator.upgrade(database_url)
+    migrator.downgrade(database_url, "base")
+    counted = killed_upgrade(database_url, 0)
+    assert counted.returncode == 0, counted.stderr
+    statements = int(counted.stdout.strip().splitlines()[-1])
+    migrator.downgrade(database_url, "base")
+    # Points spread over the whole transaction, its first statement to its commit.
+    points = sorted({1 + round(i * statements / (KILL_POINTS - 1)) for i in range(KILL_POINTS)})
+
+    for point in points:
+        killed = killed_upgrade(database_url, point)
+        assert killed.returncode == -signal.SIGKILL, (point, killed.stderr)
+        # One transaction: a kill anywhere in it leaves the database as it was.
+        assert (migrator.current(database_url), table_names(database_url)) == (None, set()), point
+
+        upgraded = agentkeep("--database-url", database_url, "db", "upgrade")
+
+        assert upgraded.exit_code == 0, (point, upgraded.output)
+        assert (migrator.current(database_url), table_names(database_url)) == (migrator.head(), OUR_TABLES)
+        migrator.downgrade(database_url, "base")
