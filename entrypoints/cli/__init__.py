@@ -6,6 +6,7 @@ while the rest loads (about a second) must end the command quietly, not with a t
 
 from __future__ import annotations
 
+import signal
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -23,7 +24,14 @@ def main() -> None:
         from entrypoints.cli.app import main as run
     except KeyboardInterrupt:
         raise SystemExit(INTERRUPTED) from None
-    run()
+    try:
+        run()
+    except KeyboardInterrupt:  # one that lands outside click's own handling (after an error is printed)
+        raise SystemExit(INTERRUPTED) from None
+    finally:
+        # The command is done: a Ctrl-C while the interpreter shuts down has nothing left to stop,
+        # and must not turn the command's exit status into "killed by SIGINT".
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def __getattr__(name: str) -> Any:

@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from click.testing import CliRunner, Result
 
 from application.run_agent import RunResult
 from domain.ids import legacy_user_id
-from entrypoints.cli import cli
+from entrypoints.cli import INTERRUPTED, cli
 from entrypoints.cli.context import CliContext
 from entrypoints.cli.services import run_with
 
@@ -424,3 +425,24 @@ def test_a_ctrl_c_while_the_command_starts_ends_it_quietly(tmp_path: Path, after
     _, err = started.communicate(timeout=30)
     assert b"Traceback" not in err, err.decode()
     assert started.returncode in (0, 1, 130), (started.returncode, err.decode())
+
+
+def test_a_ctrl_c_as_the_command_ends_leaves_its_exit_status(tmp_path: Path) -> None:
+    # The command fails (no tables: exit 1); Ctrl-C lands at points around its end, as it prints
+    # the error and as the interpreter shuts down. It answers 1 or 130, never "killed by SIGINT".
+    env = {**os.environ, "AGENTKEEP_DATABASE_URL": f"sqlite:///{tmp_path}/a.db"}
+    command = [str(Path(sys.executable).parent / "agentkeep"), "agents", "list"]
+    started = time.perf_counter()
+    subprocess.run(command, env=env, capture_output=True, check=False)
+    whole = time.perf_counter() - started
+    statuses = []
+    for n in range(8):
+        running = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            running.wait(timeout=whole * (0.8 + 0.04 * n))
+        except subprocess.TimeoutExpired:
+            running.send_signal(signal.SIGINT)
+        _, err = running.communicate(timeout=30)
+        assert b"Traceback" not in err, err.decode()
+        statuses.append(running.returncode)
+    assert set(statuses) <= {1, INTERRUPTED}, statuses
