@@ -23,7 +23,7 @@ UUIDs kept), so a re-run, or a run after a crash, ends in the state of one clean
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Collection, Iterable, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -34,7 +34,7 @@ from application.automagik_values import BadValue
 from application.backfill import Options, Step, Tally, backfill
 from domain.ids import ANONYMOUS_USER_ID, legacy_agent_id, legacy_user_id
 from domain.legacy import AutomagikSource, LegacyAgent, LegacyMemory, LegacyMessage, LegacySession, LegacyUser
-from domain.models import Agent, Memory, Message, Session, User
+from domain.models import Agent, Memory, MemoryKey, Message, Session, User
 from domain.ports import Storage, UnitOfWork
 
 # The mapped ids of the legacy integers a batch names, computed once each (a uuid5 is a hash).
@@ -238,8 +238,8 @@ class _Run:
         agents = await self.known.agent_ids(uow, {_agent_id(r.agent_id) for r in rows if r.agent_id is not None})
         users = await self.known.user_ids(uow, {_user_id(r.user_id) for r in rows if r.user_id is not None})
         parents = await self.known.sessions_of(uow, _uuids(r.session_id for r in rows))
-        memories: list[Memory] = []
-        keys: set[tuple[str, str, uuid.UUID | None]] = set()
+        # Each row as the memory it makes (with the values it drops), or why it is skipped.
+        planned: list[tuple[LegacyMemory, Memory | BadValue, list[BadValue]]] = []
         for row in rows:
             dropped: list[BadValue] = []
             try:
@@ -247,33 +247,49 @@ class _Run:
                 if memory_id in existing:
                     tally.unchanged += 1
                     continue
-                if row.duplicate:
-                    raise BadValue("duplicate_memory", "a more recently updated one of this name, agent and user wins")
-                agent_id = None if row.agent_id is None else _agent_id(row.agent_id)
-                if agent_id is None or agent_id not in agents:
-                    raise _missing("agent", row.agent_id)
-                user_id = None if row.user_id is None else _user_id(row.user_id)
-                if user_id is not None and user_id not in users:
-                    raise _missing("user", row.user_id)
-                session_id = values.optional_uuid(row.session_id)
-                if row.session_id is not None and session_id not in parents:
-                    # As when agentkeep deletes a session: its memories stay, unbound.
-                    dropped.append(_missing("session", row.session_id, "the memory is kept unbound"))
-                    session_id = None
-                memory = automagik_rows.memory(row, memory_id, agent_id, user_id, session_id, dropped)
-                key = (memory.name, memory.agent_id, memory.user_id)
-                # One query per new memory: the ports have no bulk lookup by (name, agent, user).
-                if key in keys or await uow.memories.get_by_name(*key) is not None:
-                    raise BadValue("duplicate_memory", f"agentkeep has a memory {row.name!r} of this agent and user")
+                planned.append((row, self._memory(row, memory_id, agents, users, parents, dropped), dropped))
             except BadValue as e:
-                _skip(tally, row.id, e)
+                planned.append((row, e, dropped))
+        taken = await uow.memories.names_taken({m.key for _, m, _ in planned if isinstance(m, Memory)})
+        memories: list[Memory] = []
+        keys: set[MemoryKey] = set()
+        for row, memory, dropped in planned:
+            if isinstance(memory, Memory) and (memory.key in keys or memory.key in taken):
+                memory = BadValue("duplicate_memory", f"agentkeep has a memory {row.name!r} of this agent and user")
+            if isinstance(memory, BadValue):
+                _skip(tally, row.id, memory)
                 continue
             _report(tally, row.id, dropped)
-            keys.add(key)
+            keys.add(memory.key)
             memories.append(memory)
         tally.created += len(memories)
         if not dry_run and memories:
             await uow.memories.add_many(memories)
+
+    @staticmethod
+    def _memory(
+        row: LegacyMemory,
+        memory_id: uuid.UUID,
+        agents: Collection[str],
+        users: Collection[uuid.UUID],
+        parents: Collection[uuid.UUID],
+        dropped: list[BadValue],
+    ) -> Memory:
+        """The memory `row` makes, its parents checked (BadValue when it cannot be kept)."""
+        if row.duplicate:
+            raise BadValue("duplicate_memory", "a more recently updated one of this name, agent and user wins")
+        agent_id = None if row.agent_id is None else _agent_id(row.agent_id)
+        if agent_id is None or agent_id not in agents:
+            raise _missing("agent", row.agent_id)
+        user_id = None if row.user_id is None else _user_id(row.user_id)
+        if user_id is not None and user_id not in users:
+            raise _missing("user", row.user_id)
+        session_id = values.optional_uuid(row.session_id)
+        if row.session_id is not None and session_id not in parents:
+            # As when agentkeep deletes a session: its memories stay, unbound.
+            dropped.append(_missing("session", row.session_id, "the memory is kept unbound"))
+            session_id = None
+        return automagik_rows.memory(row, memory_id, agent_id, user_id, session_id, dropped)
 
 
 def _uuids(raw: Iterable[object]) -> set[uuid.UUID]:

@@ -159,6 +159,10 @@ class Message(BaseModel):
     created_at: Timestamp = Field(default_factory=utcnow)
 
 
+MemoryKey = tuple[str, str, uuid.UUID | None]
+"""What a memory is unique on: its name, its agent's id, its user's id (None: agent-wide)."""
+
+
 class Memory(Entity):
     """A named piece of knowledge of an agent, for one user (`user_id`) or agent-wide (`None`).
 
@@ -177,3 +181,7 @@ class Memory(Entity):
     read_mode: ReadMode = ReadMode.SYSTEM_PROMPT
     access: Access = Access.WRITE
     metadata: JsonObject = Field(default_factory=dict)
+
+    @property
+    def key(self) -> MemoryKey:
+        return (self.name, self.agent_id, self.user_id)

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Protocol, TypeVar
 
 from domain.idempotency import Answer, IdempotencyRecord
-from domain.models import Agent, AgentBio, AgentProfileMetadata, Memory, Message, Session, User
+from domain.models import Agent, AgentBio, AgentProfileMetadata, Memory, MemoryKey, Message, Session, User
 from domain.paging import Paging
 from domain.patches import AgentBioPatch, AgentPatch, MemoryPatch, MessagePatch, ProfileCounts, SessionPatch, UserPatch
 from domain.values import ReadMode
@@ -300,6 +300,10 @@ class Memories(Protocol):
         ...
 
     async def get_by_name(self, name: str, agent_id: str, user_id: uuid.UUID | None) -> Memory | None: ...
+
+    async def names_taken(self, keys: Collection[MemoryKey]) -> set[MemoryKey]:
+        """Which of these (name, agent id, user id or None for agent-wide) have a memory."""
+        ...
 
     async def list(
         self,

@@ -135,6 +135,26 @@ async def test_get_by_name_tells_user_and_agent_wide_memories_apart(storage: Sto
     assert await storage.run(lambda uow: uow.memories.get_by_name("other", agent.id, None)) is None
 
 
+async def test_names_taken_are_the_keys_asked_for_that_a_memory_has(storage: Storage) -> None:
+    user, agent, _ = await seed(storage)
+    other = an_agent()
+    await add(storage, other)
+    mine, everyones, elsewhere = a_memory(agent, user, name="tone"), a_memory(agent, name="tone"), a_memory(other)
+    await add(storage, mine, everyones, elsewhere)
+    asked = [
+        mine.key,
+        everyones.key,
+        ("tone", agent.id, uuid.uuid4()),  # another user
+        ("tone", other.id, None),  # another agent: its memory has another name
+        (elsewhere.name, agent.id, None),  # that name, this agent
+        ("other", agent.id, user.id),
+    ]
+
+    assert await storage.run(lambda uow: uow.memories.names_taken(asked)) == {mine.key, everyones.key}
+    assert await storage.run(lambda uow: uow.memories.names_taken([elsewhere.key])) == {elsewhere.key}
+    assert await storage.run(lambda uow: uow.memories.names_taken([])) == set()
+
+
 async def test_list_filters_and_pages(storage: Storage) -> None:
     user, agent, session = await seed(storage)
     other = an_agent()

@@ -312,6 +312,26 @@ async def test_names_and_emails_agentkeep_already_holds_are_not_taken_twice(stor
     assert await get_session(storage, "bobs") is None  # its agent was not imported
 
 
+async def test_a_memory_whose_name_agentkeep_already_holds_for_its_agent_and_user_is_skipped(
+    storage: Storage, source: str
+) -> None:
+    held = Memory(name="prefs", content="mine", agent_id=legacy_agent_id(1), user_id=legacy_user_id(2))
+
+    async def seed(uow: UnitOfWork) -> None:
+        await uow.agents.add(Agent(id=legacy_agent_id(1), name="held"))
+        await uow.users.add(User(id=legacy_user_id(2)))
+        await uow.memories.add(held)
+
+    await storage.run(seed)
+    tallies = await run_import(storage, source, batch_size=3)
+
+    assert await get_memory(storage, "mem-prefs") is None
+    examples = [e.row for e in tallies["memories"].examples["duplicate_memory"]]
+    assert f"id={sid('mem-prefs')}: agentkeep has a memory 'prefs' of this agent and user" in examples
+    assert await storage.run(lambda uow: uow.memories.get(held.id)) == held
+    assert await get_memory(storage, "mem-tool") is not None  # another name, same agent and user
+
+
 # Idempotency, dry run, stopping.
 
 

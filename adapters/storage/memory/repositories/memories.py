@@ -15,7 +15,7 @@ from adapters.storage.memory.state import (
     page,
     present,
 )
-from domain.models import Memory
+from domain.models import Memory, MemoryKey
 from domain.paging import Paging
 from domain.patches import MemoryPatch
 from domain.values import ReadMode, utcnow
@@ -51,6 +51,10 @@ class MemoryMemories(Repository):
 
     async def get_by_name(self, name: str, agent_id: str, user_id: uuid.UUID | None) -> Memory | None:
         return detach_or_none(self._named(name, agent_id, user_id))
+
+    async def names_taken(self, keys: Collection[MemoryKey]) -> set[MemoryKey]:
+        wanted = set(keys)
+        return {m.key for m in self._t.memories.values() if m.key in wanted}
 
     async def list(
         self,

@@ -153,24 +153,33 @@ def upsert_all(table: Table, model: type[BaseModel], conflict_on: tuple[str, ...
 
 
 class KeyedRows:
-    """`rows` (a SELECT) where `column` is one of a batch of keys, all given as one parameter:
-    a JSON array read by `json_each` on SQLite, an array compared with `= ANY` on PostgreSQL."""
+    """`rows` (a SELECT) where `column` is one of a batch of keys (and each further column one of
+    its own batch), each batch given as one parameter: a JSON array read by `json_each` on SQLite,
+    an array compared with `= ANY` on PostgreSQL."""
 
-    def __init__(self, rows: Select[Any], column: ColumnElement[Any]) -> None:
-        json_keys = func.json_each(bindparam("keys")).table_valued("value")
-        self._sqlite = Prepared(rows.where(column.in_(select(json_keys.c.value))))
-        self._postgres = Prepared(rows.where(column == any_(bindparam("keys", type_=ARRAY(column.type)))))
-        # Keys in the form SQLite stores them (a UUID as 32 hex characters), for the JSON array.
-        self._stored = column.type.dialect_impl(_DIALECTS[SQLITE]).bind_processor(_DIALECTS[SQLITE])
+    def __init__(self, rows: Select[Any], column: ColumnElement[Any], *columns: ColumnElement[Any]) -> None:
+        self._names = [f"keys_{n}" if n else "keys" for n in range(1 + len(columns))]
+        keyed = list(zip((column, *columns), self._names, strict=True))
+        sqlite_where = [
+            c.in_(select(func.json_each(bindparam(name)).table_valued("value").c.value)) for c, name in keyed
+        ]
+        self._sqlite = Prepared(rows.where(*sqlite_where))
+        self._postgres = Prepared(rows.where(*(c == any_(bindparam(name, type_=ARRAY(c.type))) for c, name in keyed)))
+        # Keys in the form SQLite stores them (a UUID as 32 hex characters), for the JSON arrays.
+        sqlite = _DIALECTS[SQLITE]
+        self._stored = [c.type.dialect_impl(sqlite).bind_processor(sqlite) for c, _ in keyed]
 
     def query(self, dialect_name: str) -> Prepared:
         return self._sqlite if dialect_name == SQLITE else self._postgres
 
-    def parameters(self, dialect_name: str, keys: Collection[Any]) -> dict[str, Any]:
+    def parameters(self, dialect_name: str, *keys: Collection[Any]) -> dict[str, Any]:
+        """The parameters for one batch of keys per column, in the columns' order."""
         if dialect_name != SQLITE:
-            return {"keys": list(keys)}
-        stored = self._stored
-        return {"keys": json.dumps(list(keys) if stored is None else [stored(key) for key in keys])}
+            return {name: list(batch) for name, batch in zip(self._names, keys, strict=True)}
+        return {
+            name: json.dumps(list(batch) if stored is None else [stored(key) for key in batch])
+            for name, batch, stored in zip(self._names, keys, self._stored, strict=True)
+        }
 
 
 def _columns(table: Table, model: type[BaseModel]) -> list[str]:

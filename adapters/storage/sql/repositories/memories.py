@@ -9,14 +9,18 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, case, or_, select
 
+from adapters.storage.sql.repositories import bulk
 from adapters.storage.sql.repositories.base import SqlRepository, row_values
 from adapters.storage.sql.tables import memories
-from domain.models import Memory
+from domain.models import Memory, MemoryKey
 from domain.paging import Paging
 from domain.patches import MemoryPatch
 from domain.values import ReadMode
 
 _ORDER = (memories.c.created_at, memories.c.id)
+_KEYS = bulk.KeyedRows(
+    select(memories.c.name, memories.c.agent_id, memories.c.user_id), memories.c.name, memories.c.agent_id
+)
 
 
 def _owned_by(user_id: uuid.UUID | None) -> ColumnElement[bool]:
@@ -46,6 +50,16 @@ class SqlMemories(SqlRepository):
     async def get_by_name(self, name: str, agent_id: str, user_id: uuid.UUID | None) -> Memory | None:
         where = (memories.c.name == name, memories.c.agent_id == agent_id, _owned_by(user_id))
         return await self._one(Memory, select(memories).where(*where))
+
+    async def names_taken(self, keys: Collection[MemoryKey]) -> set[MemoryKey]:
+        if not keys:
+            return set()
+        # The keys of the memories with one of these names and one of these agents (a few more
+        # than asked for, through the unique index on name and agent): the rest is picked here.
+        names, agents = {name for name, _, _ in keys}, {agent for _, agent, _ in keys}
+        query, parameters = _KEYS.query(self._dialect), _KEYS.parameters(self._dialect, names, agents)
+        found = {(row["name"], row["agent_id"], row["user_id"]) for row in await self._x.rows(query, parameters)}
+        return found & set(keys)
 
     async def list(
         self,
