@@ -69,8 +69,8 @@ test: $(VENV)/.installed-dev
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy domain application
-	$(BIN)/mypy adapters entrypoints
+	$(BIN)/mypy agentkeep/domain agentkeep/application
+	$(BIN)/mypy agentkeep/__init__.py agentkeep/adapters agentkeep/entrypoints agentkeep/testing
 	$(BIN)/lint-imports
 
 # wrk drives the HTTP benchmark: installed with apt-get when we are root or may sudo without a

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 
-from application.inputs import AgentReplacement, Counts, NewAgent, NewBio
-from domain.errors import Invalid, NotFound
-from domain.models import Agent, AgentBio, AgentProfileMetadata
-from domain.paging import Page, Paging
-from domain.patches import AgentPatch, ProfileCounts
-from domain.ports import Storage, UnitOfWork
+from agentkeep.application.inputs import AgentReplacement, Counts, NewAgent, NewBio
+from agentkeep.domain.errors import Invalid, NotFound
+from agentkeep.domain.models import Agent, AgentBio, AgentProfileMetadata
+from agentkeep.domain.paging import Page, Paging
+from agentkeep.domain.patches import AgentPatch, ProfileCounts
+from agentkeep.domain.ports import Storage, UnitOfWork
 
 
 async def find_agent(uow: UnitOfWork, id_or_name: str, key: str = "agent_id_or_name") -> Agent:

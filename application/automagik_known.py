@@ -11,8 +11,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Iterable
 
-from domain.models import Agent, Session, User
-from domain.ports import UnitOfWork
+from agentkeep.domain.models import Agent, Session, User
+from agentkeep.domain.ports import UnitOfWork
 
 
 class Known:

@@ -15,10 +15,10 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from application import automagik_values as values
-from application.automagik_values import BadValue
-from domain.legacy import LegacyAgent, LegacyMemory, LegacyMessage, LegacySession, LegacyUser, RawTime
-from domain.models import Agent, Memory, Message, Session, User
+from agentkeep.application import automagik_values as values
+from agentkeep.application.automagik_values import BadValue
+from agentkeep.domain.legacy import LegacyAgent, LegacyMemory, LegacyMessage, LegacySession, LegacyUser, RawTime
+from agentkeep.domain.models import Agent, Memory, Message, Session, User
 
 E = TypeVar("E", bound=BaseModel)
 

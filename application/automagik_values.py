@@ -14,8 +14,8 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from domain.legacy import RawJson, RawTime
-from domain.values import AGENT_NAME_PATTERN, Access, Email, JsonObject, ReadMode, to_utc
+from agentkeep.domain.legacy import RawJson, RawTime
+from agentkeep.domain.values import AGENT_NAME_PATTERN, Access, Email, JsonObject, ReadMode, to_utc
 
 _AGENT_NAME = re.compile(AGENT_NAME_PATTERN)
 _NOT_IN_NAME = re.compile(r"[^a-z0-9._-]")

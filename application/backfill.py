@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
-from domain.ports import Storage, UnitOfWork
+from agentkeep.domain.ports import Storage, UnitOfWork
 
 R = TypeVar("R")
 R_contra = TypeVar("R_contra", contravariant=True)

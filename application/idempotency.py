@@ -35,11 +35,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from domain.errors import Conflict, StorageUnavailable
-from domain.idempotency import Answer, IdempotencyRecord
-from domain.models import Message
-from domain.ports import Storage, UnitOfWork
-from domain.values import utcnow
+from agentkeep.domain.errors import Conflict, StorageUnavailable
+from agentkeep.domain.idempotency import Answer, IdempotencyRecord
+from agentkeep.domain.models import Message
+from agentkeep.domain.ports import Storage, UnitOfWork
+from agentkeep.domain.values import utcnow
 
 T = TypeVar("T")
 

@@ -27,15 +27,15 @@ from collections.abc import AsyncIterator, Collection, Iterable, Sequence
 from functools import lru_cache
 from typing import Any
 
-from application import automagik_rows
-from application import automagik_values as values
-from application.automagik_known import Known
-from application.automagik_values import BadValue
-from application.backfill import Options, Step, Tally, backfill
-from domain.ids import ANONYMOUS_USER_ID, legacy_agent_id, legacy_user_id
-from domain.legacy import AutomagikSource, LegacyAgent, LegacyMemory, LegacyMessage, LegacySession, LegacyUser
-from domain.models import Agent, Memory, MemoryKey, Message, Session, User
-from domain.ports import Storage, UnitOfWork
+from agentkeep.application import automagik_rows
+from agentkeep.application import automagik_values as values
+from agentkeep.application.automagik_known import Known
+from agentkeep.application.automagik_values import BadValue
+from agentkeep.application.backfill import Options, Step, Tally, backfill
+from agentkeep.domain.ids import ANONYMOUS_USER_ID, legacy_agent_id, legacy_user_id
+from agentkeep.domain.legacy import AutomagikSource, LegacyAgent, LegacyMemory, LegacyMessage, LegacySession, LegacyUser
+from agentkeep.domain.models import Agent, Memory, MemoryKey, Message, Session, User
+from agentkeep.domain.ports import Storage, UnitOfWork
 
 # The mapped ids of the legacy integers a batch names, computed once each (a uuid5 is a hash).
 _user_id = lru_cache(maxsize=1 << 16)(legacy_user_id)

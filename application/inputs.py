@@ -8,9 +8,9 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from domain.ids import AgentId, UserId
-from domain.models import Agent, AgentBio, Memory, Session, User
-from domain.values import (
+from agentkeep.domain.ids import AgentId, UserId
+from agentkeep.domain.models import Agent, AgentBio, Memory, Session, User
+from agentkeep.domain.values import (
     Access,
     AgentName,
     Count,

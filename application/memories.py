@@ -6,16 +6,16 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from application.agents import find_agent
-from application.inputs import NewMemory
-from application.sessions import find_session
-from application.users import find_user
-from domain.errors import Conflict, DomainError, Invalid, NotFound
-from domain.models import Memory
-from domain.paging import Page, Paging
-from domain.patches import MemoryPatch
-from domain.ports import Storage, UnitOfWork
-from domain.values import ReadMode
+from agentkeep.application.agents import find_agent
+from agentkeep.application.inputs import NewMemory
+from agentkeep.application.sessions import find_session
+from agentkeep.application.users import find_user
+from agentkeep.domain.errors import Conflict, DomainError, Invalid, NotFound
+from agentkeep.domain.models import Memory
+from agentkeep.domain.paging import Page, Paging
+from agentkeep.domain.patches import MemoryPatch
+from agentkeep.domain.ports import Storage, UnitOfWork
+from agentkeep.domain.values import ReadMode
 
 MAX_BATCH = 100
 

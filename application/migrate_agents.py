@@ -9,12 +9,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from operator import attrgetter
 
-from application.backfill import Options, Tally, WriteBehind, backfill
-from domain.ids import migrated_bio_id, migrated_metadata_id, parse_agent_id
-from domain.legacy import LegacyProfile, ProfileSource
-from domain.models import Agent, AgentBio, AgentProfileMetadata
-from domain.ports import Storage, UnitOfWork
-from domain.values import AGENT_NAME_PATTERN, PersonaBioSource, PersonaSource, utcnow
+from agentkeep.application.backfill import Options, Tally, WriteBehind, backfill
+from agentkeep.domain.ids import migrated_bio_id, migrated_metadata_id, parse_agent_id
+from agentkeep.domain.legacy import LegacyProfile, ProfileSource
+from agentkeep.domain.models import Agent, AgentBio, AgentProfileMetadata
+from agentkeep.domain.ports import Storage, UnitOfWork
+from agentkeep.domain.values import AGENT_NAME_PATTERN, PersonaBioSource, PersonaSource, utcnow
 
 TABLE = "agents"
 

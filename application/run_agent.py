@@ -25,14 +25,14 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from application import system_prompt
-from domain.chat import ChatModels, ModelReply
-from domain.errors import Conflict, DomainError, Invalid, ModelUnavailable, NotFound
-from domain.ids import UserId
-from domain.models import Agent, AgentBio, Message, Session, ToolCall, ToolOutput, Usage, User
-from domain.patches import UserPatch
-from domain.ports import RunLease, Storage, UnitOfWork
-from domain.values import Email, JsonObject, Label, ReadMode, Role, Text, utcnow
+from agentkeep.application import system_prompt
+from agentkeep.domain.chat import ChatModels, ModelReply
+from agentkeep.domain.errors import Conflict, DomainError, Invalid, ModelUnavailable, NotFound
+from agentkeep.domain.ids import UserId
+from agentkeep.domain.models import Agent, AgentBio, Message, Session, ToolCall, ToolOutput, Usage, User
+from agentkeep.domain.patches import UserPatch
+from agentkeep.domain.ports import RunLease, Storage, UnitOfWork
+from agentkeep.domain.values import Email, JsonObject, Label, ReadMode, Role, Text, utcnow
 
 MAX_MESSAGE = 100_000
 

@@ -6,16 +6,16 @@ import contextlib
 import uuid
 from dataclasses import dataclass
 
-from application.agents import find_agent
-from application.inputs import NewSession
-from application.users import find_user
-from domain.errors import NotFound
-from domain.ids import is_agent_id, parse_agent_id
-from domain.models import Message, Session
-from domain.paging import Page, Paging
-from domain.patches import SessionPatch
-from domain.ports import Storage, UnitOfWork
-from domain.values import utcnow
+from agentkeep.application.agents import find_agent
+from agentkeep.application.inputs import NewSession
+from agentkeep.application.users import find_user
+from agentkeep.domain.errors import NotFound
+from agentkeep.domain.ids import is_agent_id, parse_agent_id
+from agentkeep.domain.models import Message, Session
+from agentkeep.domain.paging import Page, Paging
+from agentkeep.domain.patches import SessionPatch
+from agentkeep.domain.ports import Storage, UnitOfWork
+from agentkeep.domain.values import utcnow
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ import json
 import re
 from collections.abc import Iterable
 
-from domain.models import Agent, AgentBio, Memory
+from agentkeep.domain.models import Agent, AgentBio, Memory
 
 # `{{name}}` exactly: no spaces, no braces inside.
 PLACEHOLDER = re.compile(r"\{\{([^{}\s]+)\}\}")

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import uuid
 
-from application.inputs import NewUser
-from domain.errors import NotFound
-from domain.models import User
-from domain.paging import Page, Paging
-from domain.patches import UserPatch
-from domain.ports import Storage, UnitOfWork
+from agentkeep.application.inputs import NewUser
+from agentkeep.domain.errors import NotFound
+from agentkeep.domain.models import User
+from agentkeep.domain.paging import Page, Paging
+from agentkeep.domain.patches import UserPatch
+from agentkeep.domain.ports import Storage, UnitOfWork
 
 
 async def find_user(uow: UnitOfWork, user_id: uuid.UUID, key: str = "user_id") -> User:

@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from adapters.storage.sql.dialect import mask_url
+from agentkeep.adapters.storage.sql.dialect import mask_url
 from bench.history import PER_SESSION, WARMUP, run_history
 from bench.http_run import WrkSettings, run_http
 from bench.report import Row, history_rows, http_rows, migrate_rows, table, write_json, write_plot

@@ -16,10 +16,10 @@ from pathlib import Path
 import asyncpg
 from sqlalchemy.engine import make_url
 
-from adapters.storage.sql import migrator
-from adapters.storage.sql.database import open_storage
-from application.agents import AgentService
-from application.inputs import NewAgent
+from agentkeep.adapters.storage.sql import migrator
+from agentkeep.adapters.storage.sql.database import open_storage
+from agentkeep.application.agents import AgentService
+from agentkeep.application.inputs import NewAgent
 
 AGENT = "assistant"
 

@@ -26,7 +26,7 @@ from typing import Any
 
 import asyncpg
 
-from adapters.storage.sql.database import PostgresStorage, SqliteStorage, open_storage
+from agentkeep.adapters.storage.sql.database import PostgresStorage, SqliteStorage, open_storage
 from bench.databases import AGENT, asyncpg_dsn, postgres_database, prepare, sqlite_url
 
 PER_SESSION = 1000

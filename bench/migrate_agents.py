@@ -42,10 +42,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from adapters.legacy.demo import write_profiles
-from adapters.storage.sql import migrator
-from adapters.storage.sql.sqlite import PRAGMAS
-from entrypoints.cli.migrate import MIGRATE_BATCH
+from agentkeep.adapters.legacy.demo import write_profiles
+from agentkeep.adapters.storage.sql import migrator
+from agentkeep.adapters.storage.sql.sqlite import PRAGMAS
+from agentkeep.entrypoints.cli.migrate import MIGRATE_BATCH
 
 AGENTS, BIOS, COUNTS = "agent", "agent_persona_bios", "user_agent_profile_metadata"
 TABLES = (AGENTS, BIOS, COUNTS)  # agents first: the others point at them
@@ -74,7 +74,7 @@ def run_agentkeep(source: Path, target: Path, batch_size: int) -> float:
     """Seconds for `agentkeep migrate-agents`, in this process (no interpreter start-up)."""
     from click.testing import CliRunner
 
-    from entrypoints.cli import cli
+    from agentkeep.entrypoints.cli import cli
 
     started = time.perf_counter()
     target_url, source_url = f"sqlite:///{target}", f"sqlite:///{source}"

@@ -22,9 +22,9 @@ from typing import Any
 import aiosqlite
 import asyncpg
 
-from adapters.storage.sql.database import PostgresStorage, SqliteStorage, open_storage
-from domain import Agent, Message, Role, Session, User
-from domain.ports import UnitOfWork
+from agentkeep.adapters.storage.sql.database import PostgresStorage, SqliteStorage, open_storage
+from agentkeep.domain import Agent, Message, Role, Session, User
+from agentkeep.domain.ports import UnitOfWork
 
 HISTORY = 50
 

@@ -1,6 +1,6 @@
 """What the business is: entities, value types, errors and ports. No I/O, no framework."""
 
-from domain.errors import (
+from agentkeep.domain.errors import (
     Conflict,
     DomainError,
     FieldError,
@@ -10,7 +10,7 @@ from domain.errors import (
     NotFound,
     StorageUnavailable,
 )
-from domain.ids import (
+from agentkeep.domain.ids import (
     ANONYMOUS_USER_ID,
     LEGACY_NAMESPACE,
     AgentId,
@@ -24,7 +24,7 @@ from domain.ids import (
     parse_agent_id,
     parse_user_id,
 )
-from domain.models import (
+from agentkeep.domain.models import (
     Agent,
     AgentBio,
     AgentProfileMetadata,
@@ -36,10 +36,37 @@ from domain.models import (
     Usage,
     User,
 )
-from domain.paging import Page, Paging
-from domain.patches import AgentBioPatch, AgentPatch, MemoryPatch, MessagePatch, ProfileCounts, SessionPatch, UserPatch
-from domain.ports import AgentBios, Agents, Memories, Messages, ProfileMetadata, Sessions, Storage, UnitOfWork, Users
-from domain.values import Access, PersonaBioSource, PersonaSource, ReadMode, Role, format_timestamp, to_utc, utcnow
+from agentkeep.domain.paging import Page, Paging
+from agentkeep.domain.patches import (
+    AgentBioPatch,
+    AgentPatch,
+    MemoryPatch,
+    MessagePatch,
+    ProfileCounts,
+    SessionPatch,
+    UserPatch,
+)
+from agentkeep.domain.ports import (
+    AgentBios,
+    Agents,
+    Memories,
+    Messages,
+    ProfileMetadata,
+    Sessions,
+    Storage,
+    UnitOfWork,
+    Users,
+)
+from agentkeep.domain.values import (
+    Access,
+    PersonaBioSource,
+    PersonaSource,
+    ReadMode,
+    Role,
+    format_timestamp,
+    to_utc,
+    utcnow,
+)
 
 __all__ = [
     "ANONYMOUS_USER_ID",

@@ -7,7 +7,7 @@ from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from domain.models import Message, ToolCall, ToolOutput, Usage
+from agentkeep.domain.models import Message, ToolCall, ToolOutput, Usage
 
 
 class ModelReply(BaseModel):

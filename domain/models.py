@@ -12,8 +12,8 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from domain.ids import AgentId, UserId, new_agent_id, new_id
-from domain.values import (
+from agentkeep.domain.ids import AgentId, UserId, new_agent_id, new_id
+from agentkeep.domain.values import (
     Access,
     AgentName,
     Count,

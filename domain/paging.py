@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from domain.errors import FieldError, Invalid
+from agentkeep.domain.errors import FieldError, Invalid
 
 MAX_PAGE_SIZE = 100
 T = TypeVar("T")

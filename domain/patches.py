@@ -9,8 +9,8 @@ from typing import Any, ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
-from domain.errors import FieldError, Invalid
-from domain.values import (
+from agentkeep.domain.errors import FieldError, Invalid
+from agentkeep.domain.values import (
     Access,
     AgentName,
     Count,

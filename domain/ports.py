@@ -15,11 +15,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, TypeVar
 
-from domain.idempotency import Answer, IdempotencyRecord
-from domain.models import Agent, AgentBio, AgentProfileMetadata, Memory, MemoryKey, Message, Session, User
-from domain.paging import Paging
-from domain.patches import AgentBioPatch, AgentPatch, MemoryPatch, MessagePatch, ProfileCounts, SessionPatch, UserPatch
-from domain.values import ReadMode
+from agentkeep.domain.idempotency import Answer, IdempotencyRecord
+from agentkeep.domain.models import Agent, AgentBio, AgentProfileMetadata, Memory, MemoryKey, Message, Session, User
+from agentkeep.domain.paging import Paging
+from agentkeep.domain.patches import (
+    AgentBioPatch,
+    AgentPatch,
+    MemoryPatch,
+    MessagePatch,
+    ProfileCounts,
+    SessionPatch,
+    UserPatch,
+)
+from agentkeep.domain.values import ReadMode
 
 T = TypeVar("T")
 

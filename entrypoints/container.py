@@ -13,18 +13,18 @@ from typing import Any
 
 from dependency_injector import containers, providers
 
-from adapters.models.registry import ModelRegistry
-from adapters.storage.sql.database import PostgresStorage, SqliteStorage
-from adapters.storage.sql.dialect import SQLITE, normalize_url
-from application.agents import AgentService
-from application.idempotency import AnsweringStorage, Idempotency
-from application.import_automagik import ImportAutomagik
-from application.memories import MemoryService
-from application.migrate_agents import MigrateAgents
-from application.run_agent import RunAgent
-from application.sessions import SessionService
-from application.users import UserService
-from entrypoints.settings import Settings
+from agentkeep.adapters.models.registry import ModelRegistry
+from agentkeep.adapters.storage.sql.database import PostgresStorage, SqliteStorage
+from agentkeep.adapters.storage.sql.dialect import SQLITE, normalize_url
+from agentkeep.application.agents import AgentService
+from agentkeep.application.idempotency import AnsweringStorage, Idempotency
+from agentkeep.application.import_automagik import ImportAutomagik
+from agentkeep.application.memories import MemoryService
+from agentkeep.application.migrate_agents import MigrateAgents
+from agentkeep.application.run_agent import RunAgent
+from agentkeep.application.sessions import SessionService
+from agentkeep.application.users import UserService
+from agentkeep.entrypoints.settings import Settings
 
 
 def database_kind(url: str) -> str:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import uuid
 
-from domain.errors import Invalid, NotFound
-from domain.ids import parse_user_id
+from agentkeep.domain.errors import Invalid, NotFound
+from agentkeep.domain.ids import parse_user_id
 
 
 def user_ref(value: str) -> uuid.UUID:

@@ -23,7 +23,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from adapters.storage.sql.dialect import mask_url
+from agentkeep.adapters.storage.sql.dialect import mask_url
 
 MIB = 1024 * 1024
 

@@ -35,9 +35,9 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, async_engine_from_config
 
-from adapters.storage.sql.dialect import mask_url, normalize_url
-from adapters.storage.sql.tables import UtcDateTime, metadata
-from domain.errors import StorageUnavailable
+from agentkeep.adapters.storage.sql.dialect import mask_url, normalize_url
+from agentkeep.adapters.storage.sql.tables import UtcDateTime, metadata
+from agentkeep.domain.errors import StorageUnavailable
 
 config = context.config
 target_metadata = metadata

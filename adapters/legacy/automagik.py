@@ -42,11 +42,11 @@ from sqlalchemy.dialects.sqlite.base import SQLiteDialect
 from sqlalchemy.engine import URL
 from sqlalchemy.sql import ColumnElement, Select
 
-from adapters.legacy import tables as legacy
-from adapters.legacy.connection import SourceDatabase, open_source
-from adapters.storage.sql.dialect import SQLITE, normalize_url
-from domain.errors import Invalid
-from domain.legacy import LegacyAgent, LegacyMemory, LegacyMessage, LegacySession, LegacyUser
+from agentkeep.adapters.legacy import tables as legacy
+from agentkeep.adapters.legacy.connection import SourceDatabase, open_source
+from agentkeep.adapters.storage.sql.dialect import SQLITE, normalize_url
+from agentkeep.domain.errors import Invalid
+from agentkeep.domain.legacy import LegacyAgent, LegacyMemory, LegacyMessage, LegacySession, LegacyUser
 
 T = TypeVar("T")
 

@@ -21,8 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.sql import Executable, TextClause
 
-from adapters.storage.sql.dialect import POSTGRES, SQLITE, mask_url, normalize_url
-from domain.errors import Invalid, NotFound, StorageUnavailable
+from agentkeep.adapters.storage.sql.dialect import POSTGRES, SQLITE, mask_url, normalize_url
+from agentkeep.domain.errors import Invalid, NotFound, StorageUnavailable
 
 T = TypeVar("T")
 

@@ -17,8 +17,8 @@ from typing import Any
 
 from sqlalchemy import text
 
-from adapters.legacy.connection import SourceDatabase, open_source
-from adapters.legacy.social_sql import (
+from agentkeep.adapters.legacy.connection import SourceDatabase, open_source
+from agentkeep.adapters.legacy.social_sql import (
     BIO_COLUMNS,
     BIOS,
     PG_BATCH_SETTINGS,
@@ -29,9 +29,9 @@ from adapters.legacy.social_sql import (
     SQLITE_SETUP,
     batch_query,
 )
-from adapters.storage.sql.dialect import SQLITE
-from domain.errors import Invalid, NotFound
-from domain.legacy import LegacyProfile
+from agentkeep.adapters.storage.sql.dialect import SQLITE
+from agentkeep.domain.errors import Invalid, NotFound
+from agentkeep.domain.legacy import LegacyProfile
 
 #: PostgreSQL's MaxHeapTuplesPerPage for 8 kB pages: no heap page holds more rows.
 MAX_TUPLES_PER_PAGE = 291

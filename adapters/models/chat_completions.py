@@ -16,9 +16,9 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from domain.chat import ModelReply
-from domain.models import Message, ToolCall, Usage
-from domain.values import Json, Role
+from agentkeep.domain.chat import ModelReply
+from agentkeep.domain.models import Message, ToolCall, Usage
+from agentkeep.domain.values import Json, Role
 
 NOT_RUN = "This tool was not run: agentkeep records tool calls but runs no tools."
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from domain.chat import ModelReply
-from domain.models import Message, Usage
-from domain.values import Role
+from agentkeep.domain.chat import ModelReply
+from agentkeep.domain.models import Message, Usage
+from agentkeep.domain.values import Role
 
 ECHO = "echo"
 

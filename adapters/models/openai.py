@@ -17,10 +17,10 @@ from collections.abc import Sequence
 
 import httpx
 
-from adapters.models.chat_completions import MalformedReply, parse_reply, request_messages
-from domain.chat import ModelReply
-from domain.errors import ModelTimeout, ModelUnavailable
-from domain.models import Message
+from agentkeep.adapters.models.chat_completions import MalformedReply, parse_reply, request_messages
+from agentkeep.domain.chat import ModelReply
+from agentkeep.domain.errors import ModelTimeout, ModelUnavailable
+from agentkeep.domain.models import Message
 
 _EXCERPT_CHARS = 200
 

@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import httpx
 
-from adapters.models.echo import ECHO, EchoModel
-from adapters.models.openai import OpenAIChatModel
-from domain.chat import ChatModel
-from domain.errors import Invalid, ModelUnavailable
+from agentkeep.adapters.models.echo import ECHO, EchoModel
+from agentkeep.adapters.models.openai import OpenAIChatModel
+from agentkeep.domain.chat import ChatModel
+from agentkeep.domain.errors import Invalid, ModelUnavailable
 
 OPENAI_PREFIX = "openai:"
 OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1"

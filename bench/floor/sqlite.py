@@ -13,7 +13,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from adapters.storage.sql.sqlite import PRAGMAS
+from agentkeep.adapters.storage.sql.sqlite import PRAGMAS
 from bench.floor.turn import HISTORY, answer, decoded, echo_usage
 
 _LAST = "SELECT * FROM messages WHERE session_id = ? ORDER BY created_at DESC, seq DESC LIMIT ?"

@@ -10,7 +10,7 @@ import signal
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from entrypoints.cli.app import cli
+    from agentkeep.entrypoints.cli.app import cli
 
 __all__ = ["cli", "main"]
 
@@ -21,7 +21,7 @@ INTERRUPTED = 130
 def main() -> None:
     """The console script."""
     try:
-        from entrypoints.cli.app import main as run
+        from agentkeep.entrypoints.cli.app import main as run
     except KeyboardInterrupt:
         raise SystemExit(INTERRUPTED) from None
     try:
@@ -36,7 +36,7 @@ def main() -> None:
 
 def __getattr__(name: str) -> Any:
     if name == "cli":
-        from entrypoints.cli.app import cli
+        from agentkeep.entrypoints.cli.app import cli
 
         return cli
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -10,15 +10,15 @@ from typing import Any
 
 import click
 
-from entrypoints.cli.context import CliContext
-from entrypoints.cli.db import db
-from entrypoints.cli.demo import demo
-from entrypoints.cli.errors import report
-from entrypoints.cli.migrate import import_automagik, migrate_agents
-from entrypoints.cli.resources import agents, memories, sessions, users
-from entrypoints.cli.run import chat, run
-from entrypoints.cli.serve import serve
-from entrypoints.version import VERSION
+from agentkeep.entrypoints.cli.context import CliContext
+from agentkeep.entrypoints.cli.db import db
+from agentkeep.entrypoints.cli.demo import demo
+from agentkeep.entrypoints.cli.errors import report
+from agentkeep.entrypoints.cli.migrate import import_automagik, migrate_agents
+from agentkeep.entrypoints.cli.resources import agents, memories, sessions, users
+from agentkeep.entrypoints.cli.run import chat, run
+from agentkeep.entrypoints.cli.serve import serve
+from agentkeep.entrypoints.version import VERSION
 
 
 class _Agentkeep(click.Group):

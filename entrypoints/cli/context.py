@@ -10,8 +10,8 @@ from typing import Any
 import click
 from pydantic import ValidationError
 
-from domain.errors import Invalid
-from entrypoints.settings import Settings
+from agentkeep.domain.errors import Invalid
+from agentkeep.entrypoints.settings import Settings
 
 
 class CliContext:

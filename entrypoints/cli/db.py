@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
-from adapters.storage.sql import migrator
-from adapters.storage.sql.dialect import mask_url
-from entrypoints.cli.context import CliContext, pass_cli
+from agentkeep.adapters.storage.sql import migrator
+from agentkeep.adapters.storage.sql.dialect import mask_url
+from agentkeep.entrypoints.cli.context import CliContext, pass_cli
 
 
 @click.group()

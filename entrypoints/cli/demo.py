@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import click
 
-from adapters.legacy.automagik import same_database
-from adapters.legacy.demo import write_automagik, write_profiles
-from adapters.storage.sql.dialect import mask_url
-from domain.errors import Invalid
-from entrypoints.cli.context import CliContext, pass_cli
+from agentkeep.adapters.legacy.automagik import same_database
+from agentkeep.adapters.legacy.demo import write_automagik, write_profiles
+from agentkeep.adapters.storage.sql.dialect import mask_url
+from agentkeep.domain.errors import Invalid
+from agentkeep.entrypoints.cli.context import CliContext, pass_cli
 
 DEFAULT_AUTOMAGIK_URL = "sqlite:///automagik.db"
 

@@ -15,8 +15,8 @@ import click
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
-from adapters.storage.sql.dialect import mask_url
-from domain.errors import Conflict, DomainError, Invalid, ModelUnavailable, NotFound
+from agentkeep.adapters.storage.sql.dialect import mask_url
+from agentkeep.domain.errors import Conflict, DomainError, Invalid, ModelUnavailable, NotFound
 
 EXIT_CODES: dict[type[DomainError], int] = {Invalid: 2, NotFound: 3, Conflict: 4, ModelUnavailable: 5}
 OTHER = 1

@@ -18,11 +18,11 @@ from typing import Any
 
 import click
 
-from adapters.legacy.automagik import open_automagik_source
-from adapters.legacy.social import open_profile_source
-from application.backfill import Options, Stopped, Tally
-from entrypoints.cli.context import CliContext, pass_cli
-from entrypoints.cli.progress import (
+from agentkeep.adapters.legacy.automagik import open_automagik_source
+from agentkeep.adapters.legacy.social import open_profile_source
+from agentkeep.application.backfill import Options, Stopped, Tally
+from agentkeep.entrypoints.cli.context import CliContext, pass_cli
+from agentkeep.entrypoints.cli.progress import (
     BarProgress,
     LineProgress,
     ReportFile,
@@ -30,9 +30,9 @@ from entrypoints.cli.progress import (
     summary_json,
     summary_lines,
 )
-from entrypoints.cli.schema import ensure_schema
-from entrypoints.cli.services import run_with
-from entrypoints.container import Container
+from agentkeep.entrypoints.cli.schema import ensure_schema
+from agentkeep.entrypoints.cli.services import run_with
+from agentkeep.entrypoints.container import Container
 
 #: Exit code of a run stopped by Ctrl-C (128 + SIGINT, the shell's convention).
 STOPPED = 130

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from domain.paging import Page
+from agentkeep.domain.paging import Page
 
 
 def envelope(page: Page[Any]) -> dict[str, Any]:

@@ -16,7 +16,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-from application.backfill import Skip, Tally
+from agentkeep.application.backfill import Skip, Tally
 
 #: Example rows printed per skip reason (`--report FILE` lists every one).
 EXAMPLES_SHOWN = 3

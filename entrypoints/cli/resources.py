@@ -8,15 +8,15 @@ from typing import Any
 import click
 from pydantic import ValidationError
 
-from application.inputs import NewAgent, NewMemory, NewSession, NewUser
-from domain.errors import Invalid
-from domain.paging import Paging
-from entrypoints.cli.context import CliContext, pass_cli
-from entrypoints.cli.output import as_json as json_text
-from entrypoints.cli.output import envelope, show
-from entrypoints.cli.services import run_with
-from entrypoints.container import Container
-from entrypoints.references import user_filter, user_ref, uuid_ref
+from agentkeep.application.inputs import NewAgent, NewMemory, NewSession, NewUser
+from agentkeep.domain.errors import Invalid
+from agentkeep.domain.paging import Paging
+from agentkeep.entrypoints.cli.context import CliContext, pass_cli
+from agentkeep.entrypoints.cli.output import as_json as json_text
+from agentkeep.entrypoints.cli.output import envelope, show
+from agentkeep.entrypoints.cli.services import run_with
+from agentkeep.entrypoints.container import Container
+from agentkeep.entrypoints.references import user_filter, user_ref, uuid_ref
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON (for scripts).")
 page_option = click.option("--page", default=1, show_default=True, help="Page, from 1.")

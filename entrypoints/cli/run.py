@@ -8,12 +8,12 @@ from typing import Any
 import click
 from pydantic import ValidationError
 
-from application.run_agent import RunRequest, RunResult
-from domain.errors import Invalid
-from entrypoints.cli.context import CliContext, pass_cli
-from entrypoints.cli.output import as_json
-from entrypoints.cli.services import run_with
-from entrypoints.container import Container
+from agentkeep.application.run_agent import RunRequest, RunResult
+from agentkeep.domain.errors import Invalid
+from agentkeep.entrypoints.cli.context import CliContext, pass_cli
+from agentkeep.entrypoints.cli.output import as_json
+from agentkeep.entrypoints.cli.services import run_with
+from agentkeep.entrypoints.container import Container
 
 
 def _request(fields: dict[str, Any]) -> RunRequest:

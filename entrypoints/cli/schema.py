@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from adapters.storage.sql import migrator
-from domain.errors import Conflict
+from agentkeep.adapters.storage.sql import migrator
+from agentkeep.domain.errors import Conflict
 
 
 def ensure_schema(url: str, *, upgrade: bool = True) -> None:

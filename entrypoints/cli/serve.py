@@ -25,16 +25,16 @@ import click
 import uvicorn
 from uvicorn.supervisors import Multiprocess
 
-from application.inputs import NewAgent
-from domain.errors import Invalid
-from domain.paging import Paging
-from entrypoints.cli.context import CliContext, pass_cli
-from entrypoints.cli.schema import ensure_schema
-from entrypoints.cli.services import run_with
-from entrypoints.container import Container, database_kind
+from agentkeep.application.inputs import NewAgent
+from agentkeep.domain.errors import Invalid
+from agentkeep.domain.paging import Paging
+from agentkeep.entrypoints.cli.context import CliContext, pass_cli
+from agentkeep.entrypoints.cli.schema import ensure_schema
+from agentkeep.entrypoints.cli.services import run_with
+from agentkeep.entrypoints.container import Container, database_kind
 
 DEFAULT_AGENT = "assistant"
-APP = "entrypoints.http.app:create_app"
+APP = "agentkeep.entrypoints.http.app:create_app"
 GRACEFUL_SECONDS = 30
 """How long SIGTERM waits for the requests in flight before it cancels them."""
 

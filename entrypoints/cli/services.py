@@ -6,8 +6,8 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from entrypoints.cli.context import CliContext
-from entrypoints.container import Container
+from agentkeep.entrypoints.cli.context import CliContext
+from agentkeep.entrypoints.container import Container
 
 T = TypeVar("T")
 

@@ -8,13 +8,13 @@ from litestar import Controller, Request, Response, delete, get, patch, post, pu
 from litestar.di import NamedDependency
 from litestar.params import FromQuery, JSONBody, PathParameter, QueryParameter
 
-from application.inputs import AgentReplacement, Counts, NewAgent, NewBio
-from domain.models import Agent, AgentBio, AgentProfileMetadata
-from domain.patches import AgentPatch
-from entrypoints.http.idempotency import RESPONSES, IdempotencyKey, respond
-from entrypoints.http.params import PAGE, PAGE_SIZE, paging
-from entrypoints.http.schemas import ListOf, created_or_replaced
-from entrypoints.http.services import Services
+from agentkeep.application.inputs import AgentReplacement, Counts, NewAgent, NewBio
+from agentkeep.domain.models import Agent, AgentBio, AgentProfileMetadata
+from agentkeep.domain.patches import AgentPatch
+from agentkeep.entrypoints.http.idempotency import RESPONSES, IdempotencyKey, respond
+from agentkeep.entrypoints.http.params import PAGE, PAGE_SIZE, paging
+from agentkeep.entrypoints.http.schemas import ListOf, created_or_replaced
+from agentkeep.entrypoints.http.services import Services
 
 Ref = Annotated[str, PathParameter(description="The agent's id, or its name.")]
 

@@ -18,19 +18,19 @@ from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.types import ASGIApp
 
-from entrypoints.container import Container
-from entrypoints.http.agents import AgentRoutes
-from entrypoints.http.auth import api_key_guard
-from entrypoints.http.errors import EXCEPTION_HANDLERS, document_errors
-from entrypoints.http.logs import configure_logging, logs_flushed
-from entrypoints.http.memories import MemoryRoutes
-from entrypoints.http.middleware import request_id_and_log
-from entrypoints.http.runs import RunRoutes
-from entrypoints.http.schemas import Health, overlapping_unions_as_any_of
-from entrypoints.http.services import Services
-from entrypoints.http.sessions import SessionRoutes
-from entrypoints.http.users import UserRoutes
-from entrypoints.version import VERSION
+from agentkeep.entrypoints.container import Container
+from agentkeep.entrypoints.http.agents import AgentRoutes
+from agentkeep.entrypoints.http.auth import api_key_guard
+from agentkeep.entrypoints.http.errors import EXCEPTION_HANDLERS, document_errors
+from agentkeep.entrypoints.http.logs import configure_logging, logs_flushed
+from agentkeep.entrypoints.http.memories import MemoryRoutes
+from agentkeep.entrypoints.http.middleware import request_id_and_log
+from agentkeep.entrypoints.http.runs import RunRoutes
+from agentkeep.entrypoints.http.schemas import Health, overlapping_unions_as_any_of
+from agentkeep.entrypoints.http.services import Services
+from agentkeep.entrypoints.http.sessions import SessionRoutes
+from agentkeep.entrypoints.http.users import UserRoutes
+from agentkeep.entrypoints.version import VERSION
 
 
 def build_litestar(container: Container) -> Litestar:
@@ -68,7 +68,7 @@ def build_litestar(container: Container) -> Litestar:
         },
     )
     async def health() -> Any:
-        from entrypoints.http.health import health_response
+        from agentkeep.entrypoints.http.health import health_response
 
         return await health_response(container)
 

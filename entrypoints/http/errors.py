@@ -14,7 +14,7 @@ from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.spec import OpenAPI, OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Operation, Reference, Schema
 
-from domain.errors import (
+from agentkeep.domain.errors import (
     Conflict,
     DomainError,
     Invalid,

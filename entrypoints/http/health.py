@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from litestar import Response
 
-from adapters.storage.sql import migrator
-from domain.errors import StorageUnavailable
-from entrypoints.container import Container
-from entrypoints.version import VERSION
+from agentkeep.adapters.storage.sql import migrator
+from agentkeep.domain.errors import StorageUnavailable
+from agentkeep.entrypoints.container import Container
+from agentkeep.entrypoints.version import VERSION
 
 
 async def health_response(container: Container) -> Response[dict[str, object]]:

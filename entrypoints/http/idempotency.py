@@ -18,10 +18,10 @@ from litestar.params import HeaderParameter
 from pydantic import BaseModel
 from pydantic_core import to_json
 
-from application.idempotency import HEADER, IN_PROGRESS, REUSED, Idempotency, KeyedRequest, Outcome
-from domain.errors import DomainError, Invalid
-from domain.idempotency import Answer
-from entrypoints.http.errors import INTERNAL_ERROR, domain_error_handler, status_of
+from agentkeep.application.idempotency import HEADER, IN_PROGRESS, REUSED, Idempotency, KeyedRequest, Outcome
+from agentkeep.domain.errors import DomainError, Invalid
+from agentkeep.domain.idempotency import Answer
+from agentkeep.entrypoints.http.errors import INTERNAL_ERROR, domain_error_handler, status_of
 
 T = TypeVar("T")
 

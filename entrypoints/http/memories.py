@@ -11,17 +11,17 @@ from litestar.openapi.spec import Reference
 from litestar.params import Body, FromQuery, JSONBody, PathParameter, QueryParameter
 from pydantic import TypeAdapter, ValidationError
 
-from application.inputs import NewMemory
-from application.memories import MAX_BATCH
-from domain.errors import Invalid
-from domain.models import Memory
-from domain.patches import MemoryPatch
-from domain.values import ReadMode
-from entrypoints.http.idempotency import RESPONSES, IdempotencyKey, respond
-from entrypoints.http.params import PAGE, PAGE_SIZE, paging
-from entrypoints.http.schemas import ListOf
-from entrypoints.http.services import Services
-from entrypoints.references import user_filter, uuid_ref
+from agentkeep.application.inputs import NewMemory
+from agentkeep.application.memories import MAX_BATCH
+from agentkeep.domain.errors import Invalid
+from agentkeep.domain.models import Memory
+from agentkeep.domain.patches import MemoryPatch
+from agentkeep.domain.values import ReadMode
+from agentkeep.entrypoints.http.idempotency import RESPONSES, IdempotencyKey, respond
+from agentkeep.entrypoints.http.params import PAGE, PAGE_SIZE, paging
+from agentkeep.entrypoints.http.schemas import ListOf
+from agentkeep.entrypoints.http.services import Services
+from agentkeep.entrypoints.references import user_filter, uuid_ref
 
 MemoryId = Annotated[str, PathParameter(description="The memory's id.")]
 _BATCH = TypeAdapter(list[NewMemory])

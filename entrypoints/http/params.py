@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from domain.paging import Paging
+from agentkeep.domain.paging import Paging
 
 PAGE = {"ge": 1, "le": 2**31, "description": "Page number, from 1."}
 PAGE_SIZE = {"ge": 1, "le": 100, "description": "Items per page, 1..100."}

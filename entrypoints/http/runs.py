@@ -8,9 +8,9 @@ from litestar import Controller, Request, Response, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter
 
-from application.run_agent import RunRequest, RunResult
-from entrypoints.http.idempotency import RESPONSES, IdempotencyKey, respond_run
-from entrypoints.http.services import Services
+from agentkeep.application.run_agent import RunRequest, RunResult
+from agentkeep.entrypoints.http.idempotency import RESPONSES, IdempotencyKey, respond_run
+from agentkeep.entrypoints.http.services import Services
 
 
 class RunRoutes(Controller):

@@ -11,8 +11,8 @@ from litestar.openapi import ResponseSpec
 from litestar.openapi.spec import OpenAPI, OpenAPIType, Reference, Schema
 from pydantic import BaseModel
 
-from domain.models import Message, Session
-from domain.paging import Page
+from agentkeep.domain.models import Message, Session
+from agentkeep.domain.paging import Page
 
 T = TypeVar("T")
 

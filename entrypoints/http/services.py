@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from application.agents import AgentService
-from application.idempotency import Idempotency
-from application.memories import MemoryService
-from application.run_agent import RunAgent
-from application.sessions import SessionService
-from application.users import UserService
+from agentkeep.application.agents import AgentService
+from agentkeep.application.idempotency import Idempotency
+from agentkeep.application.memories import MemoryService
+from agentkeep.application.run_agent import RunAgent
+from agentkeep.application.sessions import SessionService
+from agentkeep.application.users import UserService
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,14 +8,14 @@ from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromQuery, JSONBody, PathParameter, QueryParameter
 
-from application.inputs import NewSession
-from domain.models import Session
-from domain.patches import SessionPatch
-from entrypoints.http.idempotency import RESPONSES, IdempotencyKey, respond
-from entrypoints.http.params import PAGE, PAGE_SIZE, paging
-from entrypoints.http.schemas import SESSION_VIEW, ListOf, session_view
-from entrypoints.http.services import Services
-from entrypoints.references import user_filter, uuid_ref
+from agentkeep.application.inputs import NewSession
+from agentkeep.domain.models import Session
+from agentkeep.domain.patches import SessionPatch
+from agentkeep.entrypoints.http.idempotency import RESPONSES, IdempotencyKey, respond
+from agentkeep.entrypoints.http.params import PAGE, PAGE_SIZE, paging
+from agentkeep.entrypoints.http.schemas import SESSION_VIEW, ListOf, session_view
+from agentkeep.entrypoints.http.services import Services
+from agentkeep.entrypoints.references import user_filter, uuid_ref
 
 SessionRef = Annotated[str, PathParameter(description="The session's id, or its name.")]
 SessionId = Annotated[str, PathParameter(description="The session's id.")]

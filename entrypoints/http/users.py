@@ -8,14 +8,14 @@ from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromQuery, JSONBody, PathParameter, QueryParameter
 
-from application.inputs import NewUser
-from domain.models import User
-from domain.patches import UserPatch
-from entrypoints.http.idempotency import RESPONSES, IdempotencyKey, respond
-from entrypoints.http.params import PAGE, PAGE_SIZE, paging
-from entrypoints.http.schemas import ListOf
-from entrypoints.http.services import Services
-from entrypoints.references import user_ref
+from agentkeep.application.inputs import NewUser
+from agentkeep.domain.models import User
+from agentkeep.domain.patches import UserPatch
+from agentkeep.entrypoints.http.idempotency import RESPONSES, IdempotencyKey, respond
+from agentkeep.entrypoints.http.params import PAGE, PAGE_SIZE, paging
+from agentkeep.entrypoints.http.schemas import ListOf
+from agentkeep.entrypoints.http.services import Services
+from agentkeep.entrypoints.references import user_ref
 
 UserRef = Annotated[str, PathParameter(description="A user UUID, or a legacy integer id.")]
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from adapters.storage.sql.database import open_storage
+from agentkeep.adapters.storage.sql.database import open_storage
 from bench.databases import AGENT, asyncpg_dsn, prepare, sqlite_url
 from bench.floor.app import open_floor
 from bench.http_run import parse_wrk

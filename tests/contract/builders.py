@@ -6,9 +6,9 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from domain.models import Agent, AgentBio, AgentProfileMetadata, Memory, Message, Session, User
-from domain.ports import Storage, UnitOfWork
-from domain.values import PersonaBioSource, Role
+from agentkeep.domain.models import Agent, AgentBio, AgentProfileMetadata, Memory, Message, Session, User
+from agentkeep.domain.ports import Storage, UnitOfWork
+from agentkeep.domain.values import PersonaBioSource, Role
 
 T0 = datetime(2024, 5, 17, 12, 30, 45, 123456, tzinfo=UTC)
 

@@ -12,10 +12,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from domain.errors import Conflict, DomainError
-from domain.models import Agent, Session
-from domain.paging import MAX_PAGE_SIZE, Paging
-from domain.ports import Storage, UnitOfWork
+from agentkeep.domain.errors import Conflict, DomainError
+from agentkeep.domain.models import Agent, Session
+from agentkeep.domain.paging import MAX_PAGE_SIZE, Paging
+from agentkeep.domain.ports import Storage, UnitOfWork
 
 Work = Callable[[UnitOfWork], Awaitable[Any]]
 

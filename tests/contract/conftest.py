@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from adapters.storage.memory import MemoryStorage
-from adapters.storage.sql.database import PostgresStorage, open_storage
-from domain.ports import Storage
+from agentkeep.adapters.storage.memory import MemoryStorage
+from agentkeep.adapters.storage.sql.database import PostgresStorage, open_storage
+from agentkeep.domain.ports import Storage
 
 ADAPTERS = ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 

@@ -7,11 +7,11 @@ import uuid
 
 import pytest
 
-from domain.errors import Conflict
-from domain.models import Agent
-from domain.paging import Paging
-from domain.patches import AgentPatch
-from domain.ports import Storage
+from agentkeep.domain.errors import Conflict
+from agentkeep.domain.models import Agent
+from agentkeep.domain.paging import Paging
+from agentkeep.domain.patches import AgentPatch
+from agentkeep.domain.ports import Storage
 from tests.contract.builders import add, an_agent, at
 
 

@@ -7,11 +7,11 @@ import uuid
 
 import pytest
 
-from domain.errors import Conflict, NotFound
-from domain.models import AgentProfileMetadata
-from domain.paging import Paging
-from domain.patches import AgentBioPatch, ProfileCounts
-from domain.ports import Storage
+from agentkeep.domain.errors import Conflict, NotFound
+from agentkeep.domain.models import AgentProfileMetadata
+from agentkeep.domain.paging import Paging
+from agentkeep.domain.patches import AgentBioPatch, ProfileCounts
+from agentkeep.domain.ports import Storage
 from tests.contract.builders import a_bio, add, an_agent, at
 
 

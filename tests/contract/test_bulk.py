@@ -13,13 +13,13 @@ from typing import Any, TypeVar
 import pytest
 from sqlalchemy import event
 
-from adapters.storage.sql import large_writes
-from adapters.storage.sql.prepared import Prepared
-from adapters.storage.sql.unit_of_work import AsyncExecutor, SyncExecutor
-from domain.errors import Conflict, DomainError, NotFound
-from domain.models import Agent, AgentProfileMetadata, User
-from domain.paging import Paging
-from domain.ports import Storage, UnitOfWork
+from agentkeep.adapters.storage.sql import large_writes
+from agentkeep.adapters.storage.sql.prepared import Prepared
+from agentkeep.adapters.storage.sql.unit_of_work import AsyncExecutor, SyncExecutor
+from agentkeep.domain.errors import Conflict, DomainError, NotFound
+from agentkeep.domain.models import Agent, AgentProfileMetadata, User
+from agentkeep.domain.paging import Paging
+from agentkeep.domain.ports import Storage, UnitOfWork
 from tests.contract.builders import a_bio, a_memory, a_message, a_session, a_user, add, an_agent, at, seed
 from tests.contract.conftest import ADAPTERS, opener
 

@@ -6,9 +6,9 @@ import uuid
 from dataclasses import dataclass
 from functools import partial
 
-from domain.models import Agent, AgentProfileMetadata, Memory, Message, Session, User
-from domain.paging import Paging
-from domain.ports import Storage, UnitOfWork
+from agentkeep.domain.models import Agent, AgentProfileMetadata, Memory, Message, Session, User
+from agentkeep.domain.paging import Paging
+from agentkeep.domain.ports import Storage, UnitOfWork
 from tests.contract.builders import a_bio, a_memory, a_message, a_session, a_user, add, an_agent
 
 

@@ -11,15 +11,15 @@ from typing import Any
 
 import pytest
 
-from application.idempotency import IN_PROGRESS, AnsweringStorage, Idempotency, KeyedRequest
-from application.inputs import NewUser
-from application.users import UserService
-from domain.errors import Conflict, StorageUnavailable
-from domain.idempotency import Answer, IdempotencyRecord
-from domain.models import User
-from domain.paging import Paging
-from domain.ports import Storage
-from domain.values import utcnow
+from agentkeep.application.idempotency import IN_PROGRESS, AnsweringStorage, Idempotency, KeyedRequest
+from agentkeep.application.inputs import NewUser
+from agentkeep.application.users import UserService
+from agentkeep.domain.errors import Conflict, StorageUnavailable
+from agentkeep.domain.idempotency import Answer, IdempotencyRecord
+from agentkeep.domain.models import User
+from agentkeep.domain.paging import Paging
+from agentkeep.domain.ports import Storage
+from agentkeep.domain.values import utcnow
 from tests.contract.builders import at
 
 ROUTE = "POST /api/v1/agents"

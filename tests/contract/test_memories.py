@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from domain.errors import Conflict, NotFound
-from domain.paging import Paging
-from domain.patches import MemoryPatch
-from domain.ports import Storage
-from domain.values import ReadMode
+from agentkeep.domain.errors import Conflict, NotFound
+from agentkeep.domain.paging import Paging
+from agentkeep.domain.patches import MemoryPatch
+from agentkeep.domain.ports import Storage
+from agentkeep.domain.values import ReadMode
 from tests.contract.builders import a_memory, a_session, a_user, add, an_agent, at, seed
 
 CONTENTS: list[Any] = [

@@ -6,12 +6,12 @@ import uuid
 
 import pytest
 
-from domain.errors import Conflict, NotFound
-from domain.models import Message, ToolCall, ToolOutput, Usage
-from domain.paging import Paging
-from domain.patches import MessagePatch
-from domain.ports import Storage
-from domain.values import Role
+from agentkeep.domain.errors import Conflict, NotFound
+from agentkeep.domain.models import Message, ToolCall, ToolOutput, Usage
+from agentkeep.domain.paging import Paging
+from agentkeep.domain.patches import MessagePatch
+from agentkeep.domain.ports import Storage
+from agentkeep.domain.values import Role
 from tests.contract.builders import a_message, a_session, add, at, seed
 
 

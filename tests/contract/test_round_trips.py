@@ -7,7 +7,8 @@ import uuid
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agentkeep_testing.strategies import (
+from agentkeep.domain.ports import Storage, UnitOfWork
+from agentkeep.testing.strategies import (
     agent_bios,
     agents,
     memories,
@@ -16,7 +17,6 @@ from agentkeep_testing.strategies import (
     sessions,
     users,
 )
-from domain.ports import Storage, UnitOfWork
 from tests.contract.builders import add
 
 

@@ -7,10 +7,10 @@ import uuid
 
 import pytest
 
-from domain.errors import Conflict, NotFound
-from domain.paging import Paging
-from domain.patches import SessionPatch
-from domain.ports import RunLease, Storage
+from agentkeep.domain.errors import Conflict, NotFound
+from agentkeep.domain.paging import Paging
+from agentkeep.domain.patches import SessionPatch
+from agentkeep.domain.ports import RunLease, Storage
 from tests.contract.builders import a_message, a_session, a_user, add, an_agent, at, seed
 
 

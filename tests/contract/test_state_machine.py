@@ -34,12 +34,11 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from adapters.storage.memory import MemoryStorage
-from adapters.storage.sql.database import SqliteStorage
-from agentkeep_testing import strategies as s
-from domain.models import Agent, AgentBio, AgentProfileMetadata, Memory, Message, Session, User
-from domain.paging import Paging
-from domain.patches import (
+from agentkeep.adapters.storage.memory import MemoryStorage
+from agentkeep.adapters.storage.sql.database import SqliteStorage
+from agentkeep.domain.models import Agent, AgentBio, AgentProfileMetadata, Memory, Message, Session, User
+from agentkeep.domain.paging import Paging
+from agentkeep.domain.patches import (
     AgentBioPatch,
     AgentPatch,
     MemoryPatch,
@@ -48,8 +47,9 @@ from domain.patches import (
     SessionPatch,
     UserPatch,
 )
-from domain.ports import Storage, UnitOfWork
-from domain.values import ReadMode
+from agentkeep.domain.ports import Storage, UnitOfWork
+from agentkeep.domain.values import ReadMode
+from agentkeep.testing import strategies as s
 from tests.contract.builders import add_to
 from tests.contract.comparison import Work, outcome, row_ids, snapshot
 

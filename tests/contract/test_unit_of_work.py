@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from adapters.storage.memory import MemoryStorage
-from domain.errors import Conflict
-from domain.paging import Paging
-from domain.ports import Storage, UnitOfWork
+from agentkeep.adapters.storage.memory import MemoryStorage
+from agentkeep.domain.errors import Conflict
+from agentkeep.domain.paging import Paging
+from agentkeep.domain.ports import Storage, UnitOfWork
 from tests.contract.builders import a_user, add
 
 

@@ -8,11 +8,11 @@ from datetime import UTC, timedelta, timezone
 
 import pytest
 
-from domain.errors import Conflict
-from domain.models import User
-from domain.paging import Paging
-from domain.patches import UserPatch
-from domain.ports import Storage
+from agentkeep.domain.errors import Conflict
+from agentkeep.domain.models import User
+from agentkeep.domain.paging import Paging
+from agentkeep.domain.patches import UserPatch
+from agentkeep.domain.ports import Storage
 from tests.contract.builders import a_user, add, at
 
 

@@ -25,9 +25,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from adapters.storage.sql.dialect import normalize_url
-from adapters.storage.sql.tables import metadata
-from entrypoints.cli import cli
+from agentkeep.adapters.storage.sql.dialect import normalize_url
+from agentkeep.adapters.storage.sql.tables import metadata
+from agentkeep.entrypoints.cli import cli
 
 EXECUTABLE = Path(sys.executable).with_name("agentkeep")
 

@@ -34,10 +34,10 @@ import pytest
 import pytest_asyncio
 import uvicorn
 
-from adapters.storage.sql.database import PostgresStorage, SqliteStorage
-from entrypoints.container import Container
-from entrypoints.http.app import create_app
-from entrypoints.settings import Settings
+from agentkeep.adapters.storage.sql.database import PostgresStorage, SqliteStorage
+from agentkeep.entrypoints.container import Container
+from agentkeep.entrypoints.http.app import create_app
+from agentkeep.entrypoints.settings import Settings
 from tests.integration.openai_server import FakeOpenAIServer
 
 API_KEYS = ("k1", "k2")

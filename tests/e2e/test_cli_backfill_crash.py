@@ -26,8 +26,8 @@ from typing import Any
 
 import pytest
 
-from adapters.legacy.demo import write_automagik, write_profiles
-from domain.ids import ANONYMOUS_USER_ID
+from agentkeep.adapters.legacy.demo import write_automagik, write_profiles
+from agentkeep.domain.ids import ANONYMOUS_USER_ID
 from tests.e2e.backfills import (
     Databases,
     Ended,

@@ -22,11 +22,11 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from application.run_agent import RunResult
-from domain.ids import legacy_user_id
-from entrypoints.cli import INTERRUPTED, cli
-from entrypoints.cli.context import CliContext
-from entrypoints.cli.services import run_with
+from agentkeep.application.run_agent import RunResult
+from agentkeep.domain.ids import legacy_user_id
+from agentkeep.entrypoints.cli import INTERRUPTED, cli
+from agentkeep.entrypoints.cli.context import CliContext
+from agentkeep.entrypoints.cli.services import run_with
 
 ENVELOPE = {"items", "total", "page", "page_size", "total_pages"}
 

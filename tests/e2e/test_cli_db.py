@@ -17,9 +17,9 @@ from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from adapters.storage.sql import migrator, tables
-from adapters.storage.sql.dialect import normalize_url
-from entrypoints.cli import cli
+from agentkeep.adapters.storage.sql import migrator, tables
+from agentkeep.adapters.storage.sql.dialect import normalize_url
+from agentkeep.entrypoints.cli import cli
 
 OUR_TABLES = set(tables.metadata.tables)
 
@@ -167,7 +167,7 @@ _KILLED_UPGRADE = """
 import os, signal, sys
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from adapters.storage.sql import migrator
+from agentkeep.adapters.storage.sql import migrator
 
 kill_at = int(os.environ["KILL_AT"])
 statements = 0

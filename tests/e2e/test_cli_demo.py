@@ -20,8 +20,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from adapters.storage.sql.dialect import mask_url, normalize_url
-from entrypoints.cli import cli
+from agentkeep.adapters.storage.sql.dialect import mask_url, normalize_url
+from agentkeep.entrypoints.cli import cli
 
 HANDLE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,252}$")
 WROTE = re.compile(r"^Wrote (?P<what>.+) to (?P<where>\S+)\.$")

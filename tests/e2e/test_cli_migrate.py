@@ -14,8 +14,8 @@ from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from adapters.legacy.demo import write_profiles
-from adapters.storage.sql.dialect import normalize_url
+from agentkeep.adapters.legacy.demo import write_profiles
+from agentkeep.adapters.storage.sql.dialect import normalize_url
 from tests.e2e.backfills import Rows, agentkeep, databases
 from tests.e2e.backfills import dump as dump_tables
 

@@ -34,9 +34,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from adapters.storage.sql.dialect import normalize_url
-from entrypoints.cli import cli
-from entrypoints.cli.serve import GRACEFUL_SECONDS
+from agentkeep.adapters.storage.sql.dialect import normalize_url
+from agentkeep.entrypoints.cli import cli
+from agentkeep.entrypoints.cli.serve import GRACEFUL_SECONDS
 from tests.e2e.serve_process import (
     EXECUTABLE,
     HEADERS,

@@ -42,10 +42,10 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from schemathesis import checks
 
-from adapters.storage.sql import migrator
-from adapters.storage.sql.tables import metadata
-from domain.ids import LEGACY_NAMESPACE
-from entrypoints.http.app import create_app
+from agentkeep.adapters.storage.sql import migrator
+from agentkeep.adapters.storage.sql.tables import metadata
+from agentkeep.domain.ids import LEGACY_NAMESPACE
+from agentkeep.entrypoints.http.app import create_app
 from tests.e2e.conftest import API_KEYS, make_container, serving
 
 EXAMPLES = int(os.environ.get("AGENTKEEP_FUZZ_EXAMPLES", "20"))

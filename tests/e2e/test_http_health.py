@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from adapters.storage.sql import migrator
-from entrypoints.container import Container
-from entrypoints.version import VERSION
+from agentkeep.adapters.storage.sql import migrator
+from agentkeep.entrypoints.container import Container
+from agentkeep.entrypoints.version import VERSION
 from tests.e2e.conftest import client, closed_port, make_container
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")

@@ -12,13 +12,13 @@ from typing import Any
 import httpx
 import pytest
 
-from application.idempotency import HEADER, KeyedRequest
-from domain.errors import StorageUnavailable
-from domain.idempotency import Answer, IdempotencyRecord
-from domain.models import Message
-from domain.ports import Storage
-from domain.values import utcnow
-from entrypoints.container import Container
+from agentkeep.application.idempotency import HEADER, KeyedRequest
+from agentkeep.domain.errors import StorageUnavailable
+from agentkeep.domain.idempotency import Answer, IdempotencyRecord
+from agentkeep.domain.models import Message
+from agentkeep.domain.ports import Storage
+from agentkeep.domain.values import utcnow
+from agentkeep.entrypoints.container import Container
 from tests.e2e.conftest import API_KEYS, Database, client, closed_port, running
 from tests.e2e.http_api import API, agent, bad_fields, error, listed, read_session, run, unchanged, user
 from tests.integration.openai_server import FakeOpenAIServer, Scripted, completion

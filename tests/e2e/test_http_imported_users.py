@@ -10,11 +10,11 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from adapters.legacy.automagik import open_automagik_source
-from application.backfill import Options
-from application.import_automagik import ImportAutomagik
-from domain.ids import legacy_agent_id, legacy_user_id
-from entrypoints.container import Container
+from agentkeep.adapters.legacy.automagik import open_automagik_source
+from agentkeep.application.backfill import Options
+from agentkeep.application.import_automagik import ImportAutomagik
+from agentkeep.domain.ids import legacy_agent_id, legacy_user_id
+from agentkeep.entrypoints.container import Container
 from tests.e2e.http_api import API, error, listed, run
 from tests.integration.automagik_fixtures import create_source, sid
 

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from domain.ids import legacy_user_id
+from agentkeep.domain.ids import legacy_user_id
 from tests.e2e.conftest import Seed, closed_port
 from tests.e2e.http_api import (
     API,

@@ -32,8 +32,8 @@ from litestar.openapi.spec import Parameter
 from litestar.routes import HTTPRoute
 from sqlalchemy.engine import make_url
 
-from entrypoints.cli import cli
-from entrypoints.http.app import build_litestar
+from agentkeep.entrypoints.cli import cli
+from agentkeep.entrypoints.http.app import build_litestar
 from tests.e2e.conftest import API_KEYS, Seed, Server, client, closed_port, make_container, serving
 from tests.e2e.http_api import API, bad_fields, error, unchanged
 from tests.integration.openai_server import FakeOpenAIServer, Scripted

@@ -7,9 +7,9 @@ import uuid
 import httpx
 import pytest
 
-from domain.models import Message, ToolCall, ToolOutput
-from domain.values import Role
-from entrypoints.container import Container
+from agentkeep.domain.models import Message, ToolCall, ToolOutput
+from agentkeep.domain.values import Role
+from agentkeep.entrypoints.container import Container
 from tests.e2e.conftest import Seed
 from tests.e2e.http_api import (
     API,

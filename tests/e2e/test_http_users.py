@@ -7,7 +7,7 @@ import uuid
 import httpx
 import pytest
 
-from domain.ids import legacy_user_id
+from agentkeep.domain.ids import legacy_user_id
 from tests.e2e.conftest import Seed
 from tests.e2e.http_api import API, agent, bad_fields, error, listed, run, total, unchanged, user
 

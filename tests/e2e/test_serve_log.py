@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from entrypoints.http.logs import FLUSH_SECONDS
+from agentkeep.entrypoints.http.logs import FLUSH_SECONDS
 from tests.e2e.serve_process import HEADERS, serving
 
 ACCESS_LINE = re.compile(

@@ -19,8 +19,8 @@ from typing import Any
 from sqlalchemy import Column, ForeignKey, Index, MetaData, Table, text
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
-from adapters.legacy import tables as legacy
-from adapters.storage.sql.dialect import normalize_url
+from agentkeep.adapters.legacy import tables as legacy
+from agentkeep.adapters.storage.sql.dialect import normalize_url
 
 
 def sid(name: str) -> str:

@@ -18,8 +18,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from adapters.legacy import tables as legacy
-from adapters.storage.sql.dialect import normalize_url
+from agentkeep.adapters.legacy import tables as legacy
+from agentkeep.adapters.storage.sql.dialect import normalize_url
 
 
 def did(name: str) -> str:

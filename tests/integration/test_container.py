@@ -7,9 +7,9 @@ import sqlite3
 import threading
 from pathlib import Path
 
-from application.inputs import NewUser
-from entrypoints.container import MIN_LOCK_WAIT, Container
-from entrypoints.settings import Settings
+from agentkeep.application.inputs import NewUser
+from agentkeep.entrypoints.container import MIN_LOCK_WAIT, Container
+from agentkeep.entrypoints.settings import Settings
 
 
 async def test_a_write_waits_for_another_process_lock_even_when_runs_may_not_wait(tmp_path: Path) -> None:

@@ -12,19 +12,19 @@ from typing import Any
 
 import pytest
 
-from adapters.legacy.automagik import open_automagik_source, same_database
-from adapters.models.echo import EchoModel
-from adapters.storage.sql.database import open_storage
-from application.backfill import Options, Stopped, Tally
-from application.import_automagik import ImportAutomagik
-from application.run_agent import RunAgent, RunRequest
-from domain.chat import ChatModel
-from domain.errors import Invalid, NotFound
-from domain.ids import ANONYMOUS_USER_ID, legacy_agent_id, legacy_user_id
-from domain.models import Agent, Memory, Message, Session, User
-from domain.paging import Paging
-from domain.ports import Storage, UnitOfWork
-from domain.values import Access, ReadMode, Role
+from agentkeep.adapters.legacy.automagik import open_automagik_source, same_database
+from agentkeep.adapters.models.echo import EchoModel
+from agentkeep.adapters.storage.sql.database import open_storage
+from agentkeep.application.backfill import Options, Stopped, Tally
+from agentkeep.application.import_automagik import ImportAutomagik
+from agentkeep.application.run_agent import RunAgent, RunRequest
+from agentkeep.domain.chat import ChatModel
+from agentkeep.domain.errors import Invalid, NotFound
+from agentkeep.domain.ids import ANONYMOUS_USER_ID, legacy_agent_id, legacy_user_id
+from agentkeep.domain.models import Agent, Memory, Message, Session, User
+from agentkeep.domain.paging import Paging
+from agentkeep.domain.ports import Storage, UnitOfWork
+from agentkeep.domain.values import Access, ReadMode, Role
 from tests.contract.comparison import snapshot
 from tests.integration.automagik_fixtures import PROMPTED, ROWS, create_source, sid
 

@@ -12,20 +12,20 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from adapters.legacy.social import open_profile_source
-from adapters.legacy.social_sql import WHITESPACE
-from adapters.storage.sql import large_writes
-from adapters.storage.sql.database import PostgresStorage, open_storage
-from application import migrate_agents
-from application.backfill import Options, Tally
-from application.migrate_agents import MigrateAgents
-from domain.errors import NotFound
-from domain.ids import migrated_bio_id, migrated_metadata_id
-from domain.legacy import LegacyProfile
-from domain.models import Agent, AgentBio
-from domain.paging import MAX_PAGE_SIZE, Paging
-from domain.ports import Storage, UnitOfWork
-from domain.values import PersonaBioSource, PersonaSource
+from agentkeep.adapters.legacy.social import open_profile_source
+from agentkeep.adapters.legacy.social_sql import WHITESPACE
+from agentkeep.adapters.storage.sql import large_writes
+from agentkeep.adapters.storage.sql.database import PostgresStorage, open_storage
+from agentkeep.application import migrate_agents
+from agentkeep.application.backfill import Options, Tally
+from agentkeep.application.migrate_agents import MigrateAgents
+from agentkeep.domain.errors import NotFound
+from agentkeep.domain.ids import migrated_bio_id, migrated_metadata_id
+from agentkeep.domain.legacy import LegacyProfile
+from agentkeep.domain.models import Agent, AgentBio
+from agentkeep.domain.paging import MAX_PAGE_SIZE, Paging
+from agentkeep.domain.ports import Storage, UnitOfWork
+from agentkeep.domain.values import PersonaBioSource, PersonaSource
 from tests.integration.social_fixtures import bio, create_many, create_source, did, execute, fingerprint, profile
 
 SOURCES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]

@@ -21,8 +21,8 @@ from sqlalchemy import Connection, insert, inspect, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from adapters.storage.sql import migrator, tables
-from adapters.storage.sql.dialect import normalize_url
+from agentkeep.adapters.storage.sql import migrator, tables
+from agentkeep.adapters.storage.sql.dialect import normalize_url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -9,10 +9,10 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 
 import pytest
 
-from adapters.models import ModelRegistry, OpenAIChatModel
-from domain.errors import ModelTimeout, ModelUnavailable
-from domain.models import Message, ToolCall, ToolOutput
-from domain.values import Role
+from agentkeep.adapters.models import ModelRegistry, OpenAIChatModel
+from agentkeep.domain.errors import ModelTimeout, ModelUnavailable
+from agentkeep.domain.models import Message, ToolCall, ToolOutput
+from agentkeep.domain.values import Role
 from tests.integration.openai_server import FakeOpenAIServer, Scripted, completion
 
 API_KEY = "sk-test-0123456789-SECRET"

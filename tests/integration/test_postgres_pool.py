@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy import event
 
-from adapters.storage.sql.postgres import PostgresStorage
-from domain.ports import UnitOfWork
+from agentkeep.adapters.storage.sql.postgres import PostgresStorage
+from agentkeep.domain.ports import UnitOfWork
 
 pytestmark = pytest.mark.postgres
 

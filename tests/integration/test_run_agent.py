@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from adapters.models.echo import EchoModel
-from application.run_agent import RunAgent, RunRequest
-from domain import (
+from agentkeep.adapters.models.echo import EchoModel
+from agentkeep.application.run_agent import RunAgent, RunRequest
+from agentkeep.domain import (
     Agent,
     AgentBio,
     Conflict,
@@ -27,8 +27,8 @@ from domain import (
     legacy_user_id,
     utcnow,
 )
-from domain.chat import ChatModel, ModelReply
-from domain.ports import Storage, UnitOfWork
+from agentkeep.domain.chat import ChatModel, ModelReply
+from agentkeep.domain.ports import Storage, UnitOfWork
 
 
 class Models:

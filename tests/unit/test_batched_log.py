@@ -8,7 +8,7 @@ import logging
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from entrypoints.http.logs import ATOMIC_WRITE, BatchedStreamHandler
+from agentkeep.entrypoints.http.logs import ATOMIC_WRITE, BatchedStreamHandler
 
 
 class Writes:

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from adapters.models.chat_completions import NOT_RUN, MalformedReply, parse_reply, request_messages
-from domain.models import Message, ToolCall, ToolOutput
-from domain.values import JsonObject, Role
+from agentkeep.adapters.models.chat_completions import NOT_RUN, MalformedReply, parse_reply, request_messages
+from agentkeep.domain.models import Message, ToolCall, ToolOutput
+from agentkeep.domain.values import JsonObject, Role
 
 SESSION = uuid.uuid4()
 

@@ -7,9 +7,9 @@ import uuid
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapters.models import EchoModel
-from domain.models import Message, ToolCall
-from domain.values import Role
+from agentkeep.adapters.models import EchoModel
+from agentkeep.domain.models import Message, ToolCall
+from agentkeep.domain.values import Role
 
 SESSION = uuid.uuid4()
 

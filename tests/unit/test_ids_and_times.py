@@ -10,10 +10,10 @@ from datetime import UTC, datetime, timedelta, timezone
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapters.storage.sql.dialect import json_dumps, json_loads
-from adapters.storage.sql.tables import _sqlite_text
-from domain.ids import LEGACY_NAMESPACE, legacy_uuid
-from domain.values import to_utc
+from agentkeep.adapters.storage.sql.dialect import json_dumps, json_loads
+from agentkeep.adapters.storage.sql.tables import _sqlite_text
+from agentkeep.domain.ids import LEGACY_NAMESPACE, legacy_uuid
+from agentkeep.domain.values import to_utc
 
 
 @given(st.text())

@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from adapters.storage.sql import large_writes
-from adapters.storage.sql.large_writes import ManyRows
+from agentkeep.adapters.storage.sql import large_writes
+from agentkeep.adapters.storage.sql.large_writes import ManyRows
 
 INSERT = "INSERT INTO t (a, b) VALUES (?, ?)"
 UPSERT = f"{INSERT} ON CONFLICT (a) DO UPDATE SET b = excluded.b"

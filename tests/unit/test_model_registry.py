@@ -6,9 +6,9 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
-from adapters.models import EchoModel, ModelRegistry, OpenAIChatModel
-from adapters.models.registry import OPENAI_DEFAULT_BASE_URL
-from domain.errors import Invalid, ModelUnavailable
+from agentkeep.adapters.models import EchoModel, ModelRegistry, OpenAIChatModel
+from agentkeep.adapters.models.registry import OPENAI_DEFAULT_BASE_URL
+from agentkeep.domain.errors import Invalid, ModelUnavailable
 
 Make = Callable[[str | None, str | None], ModelRegistry]
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from application import system_prompt
-from domain import Agent, AgentBio, Memory, PersonaBioSource, new_id
+from agentkeep.application import system_prompt
+from agentkeep.domain import Agent, AgentBio, Memory, PersonaBioSource, new_id
 
 AGENT = Agent(name="alice", display_name="Alice")
 

@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from application.backfill import WriteBehind
+from agentkeep.application.backfill import WriteBehind
 
 
 class Log:

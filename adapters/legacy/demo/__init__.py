@@ -10,8 +10,8 @@ two runs with one seed write the same rows whatever the batch size, and rows are
 one batch at a time, so memory stays flat at any count.
 """
 
-from adapters.legacy.demo.automagik import write_automagik
-from adapters.legacy.demo.database import Written
-from adapters.legacy.demo.profiles import BAD_KINDS, write_profiles
+from agentkeep.adapters.legacy.demo.automagik import write_automagik
+from agentkeep.adapters.legacy.demo.database import Written
+from agentkeep.adapters.legacy.demo.profiles import BAD_KINDS, write_profiles
 
 __all__ = ["BAD_KINDS", "Written", "write_automagik", "write_profiles"]

@@ -13,12 +13,12 @@ from typing import Any
 from sqlalchemy import Connection, func, inspect, null, select
 from sqlalchemy.engine import URL
 
-from adapters.legacy import tables as legacy
-from adapters.legacy.demo.database import Written, on_database
-from adapters.legacy.demo.words import FIRST_NAMES, LAST_NAMES, PLATFORMS, QUESTIONS, TOOLS
-from adapters.storage.sql.dialect import POSTGRES, mask_url
-from adapters.storage.sql.tables import metadata as agentkeep_metadata
-from domain.errors import Invalid
+from agentkeep.adapters.legacy import tables as legacy
+from agentkeep.adapters.legacy.demo.database import Written, on_database
+from agentkeep.adapters.legacy.demo.words import FIRST_NAMES, LAST_NAMES, PLATFORMS, QUESTIONS, TOOLS
+from agentkeep.adapters.storage.sql.dialect import POSTGRES, mask_url
+from agentkeep.adapters.storage.sql.tables import metadata as agentkeep_metadata
+from agentkeep.domain.errors import Invalid
 
 #: agentkeep's own tables that automagik-agents lacks: a database holding one is agentkeep's, and
 #: its users, sessions, messages and memories tables would collide with automagik's.

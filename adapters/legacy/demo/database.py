@@ -16,8 +16,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from adapters.storage.sql.dialect import SQLITE, mask_url, normalize_url
-from domain.errors import Invalid, NotFound, StorageUnavailable
+from agentkeep.adapters.storage.sql.dialect import SQLITE, mask_url, normalize_url
+from agentkeep.domain.errors import Invalid, NotFound, StorageUnavailable
 
 T = TypeVar("T")
 

@@ -12,9 +12,9 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 from sqlalchemy.engine import URL
 
-from adapters.legacy import tables as legacy
-from adapters.legacy.demo.database import Written, on_database
-from adapters.legacy.demo.words import (
+from agentkeep.adapters.legacy import tables as legacy
+from agentkeep.adapters.legacy.demo.database import Written, on_database
+from agentkeep.adapters.legacy.demo.words import (
     CITIES,
     FIRST_NAMES,
     GENERATED_BIOS,
@@ -25,8 +25,8 @@ from adapters.legacy.demo.words import (
     TOPICS,
     UNREADABLE_TIMES,
 )
-from adapters.storage.sql.dialect import SQLITE
-from domain.errors import Invalid
+from agentkeep.adapters.storage.sql.dialect import SQLITE
+from agentkeep.domain.errors import Invalid
 
 # The bad-row kinds of SPEC §4 that a legacy database alone can hold (`handle_taken` needs agents
 # already in agentkeep). The duplicate kinds repeat the previous row's handle or DID, so two rows

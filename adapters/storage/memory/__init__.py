@@ -4,6 +4,6 @@ It passes the same contract suite as the SQL adapters (`tests/contract/`), so us
 tested against it, and it reproduces their rules: unique keys, cascades, order, paging.
 """
 
-from adapters.storage.memory.storage import MemoryStorage, MemoryUnitOfWork
+from agentkeep.adapters.storage.memory.storage import MemoryStorage, MemoryUnitOfWork
 
 __all__ = ["MemoryStorage", "MemoryUnitOfWork"]

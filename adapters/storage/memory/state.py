@@ -15,10 +15,10 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
-from domain.errors import Conflict, NotFound
-from domain.idempotency import IdempotencyRecord
-from domain.models import Agent, AgentBio, AgentProfileMetadata, Memory, Message, Session, User
-from domain.paging import Paging
+from agentkeep.domain.errors import Conflict, NotFound
+from agentkeep.domain.idempotency import IdempotencyRecord
+from agentkeep.domain.models import Agent, AgentBio, AgentProfileMetadata, Memory, Message, Session, User
+from agentkeep.domain.paging import Paging
 
 E = TypeVar("E", bound=BaseModel)
 K = TypeVar("K", bound=Hashable)

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import TypeVar
 
-from adapters.storage.memory.repositories import (
+from agentkeep.adapters.storage.memory.repositories import (
     MemoryAgentBios,
     MemoryAgents,
     MemoryIdempotencyKeys,
@@ -22,9 +22,9 @@ from adapters.storage.memory.repositories import (
     MemorySessions,
     MemoryUsers,
 )
-from adapters.storage.memory.state import Tables, Workspace
-from domain.models import Message
-from domain.ports import (
+from agentkeep.adapters.storage.memory.state import Tables, Workspace
+from agentkeep.domain.models import Message
+from agentkeep.domain.ports import (
     AgentBios,
     Agents,
     IdempotencyKeys,

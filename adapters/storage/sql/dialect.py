@@ -14,8 +14,8 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError
 from sqlalchemy.sql.dml import Insert
 
-from adapters.storage.sql.tables import UNIQUE_FIELDS, metadata
-from domain.errors import Conflict, DomainError, Invalid, NotFound
+from agentkeep.adapters.storage.sql.tables import UNIQUE_FIELDS, metadata
+from agentkeep.domain.errors import Conflict, DomainError, Invalid, NotFound
 
 SQLITE = "sqlite"
 POSTGRES = "postgresql"

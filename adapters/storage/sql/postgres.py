@@ -12,12 +12,12 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from adapters.storage.sql.dialect import POSTGRES, json_dumps, json_loads, mask_url, normalize_url
-from adapters.storage.sql.repositories import SqlMessages
-from adapters.storage.sql.tables import metadata
-from adapters.storage.sql.unit_of_work import REVISION_QUERY, AsyncExecutor, RunsWork, SqlUnitOfWork
-from domain.errors import StorageUnavailable
-from domain.models import Message
+from agentkeep.adapters.storage.sql.dialect import POSTGRES, json_dumps, json_loads, mask_url, normalize_url
+from agentkeep.adapters.storage.sql.repositories import SqlMessages
+from agentkeep.adapters.storage.sql.tables import metadata
+from agentkeep.adapters.storage.sql.unit_of_work import REVISION_QUERY, AsyncExecutor, RunsWork, SqlUnitOfWork
+from agentkeep.domain.errors import StorageUnavailable
+from agentkeep.domain.models import Message
 
 
 class PostgresStorage(RunsWork):

@@ -15,10 +15,10 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.pool import StaticPool
 
-from adapters.storage.sql.dialect import SQLITE, json_dumps, json_loads, mask_url, normalize_url
-from adapters.storage.sql.tables import metadata
-from adapters.storage.sql.unit_of_work import REVISION_QUERY, RunsWork, SqlUnitOfWork, SyncExecutor
-from domain.errors import StorageUnavailable
+from agentkeep.adapters.storage.sql.dialect import SQLITE, json_dumps, json_loads, mask_url, normalize_url
+from agentkeep.adapters.storage.sql.tables import metadata
+from agentkeep.adapters.storage.sql.unit_of_work import REVISION_QUERY, RunsWork, SqlUnitOfWork, SyncExecutor
+from agentkeep.domain.errors import StorageUnavailable
 
 #: Every connection's settings but its busy timeout (the benchmarks' floors use them too).
 PRAGMAS = (

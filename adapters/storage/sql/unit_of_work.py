@@ -16,10 +16,10 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Executable
 
-from adapters.storage.sql import large_writes
-from adapters.storage.sql.dialect import POSTGRES, SQLITE, translate_data_error, translate_integrity_error
-from adapters.storage.sql.prepared import Prepared
-from adapters.storage.sql.repositories import (
+from agentkeep.adapters.storage.sql import large_writes
+from agentkeep.adapters.storage.sql.dialect import POSTGRES, SQLITE, translate_data_error, translate_integrity_error
+from agentkeep.adapters.storage.sql.prepared import Prepared
+from agentkeep.adapters.storage.sql.repositories import (
     SqlAgentBios,
     SqlAgents,
     SqlIdempotencyKeys,
@@ -29,9 +29,9 @@ from adapters.storage.sql.repositories import (
     SqlSessions,
     SqlUsers,
 )
-from domain.errors import StorageUnavailable
-from domain.models import Message
-from domain.ports import (
+from agentkeep.domain.errors import StorageUnavailable
+from agentkeep.domain.models import Message
+from agentkeep.domain.ports import (
     AgentBios,
     Agents,
     IdempotencyKeys,

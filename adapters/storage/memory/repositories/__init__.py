@@ -1,10 +1,10 @@
 """The memory repositories, one module per aggregate, as in the SQL adapter."""
 
-from adapters.storage.memory.repositories.agents import MemoryAgentBios, MemoryAgents, MemoryProfileMetadata
-from adapters.storage.memory.repositories.idempotency import MemoryIdempotencyKeys
-from adapters.storage.memory.repositories.memories import MemoryMemories
-from adapters.storage.memory.repositories.sessions import MemoryMessages, MemorySessions
-from adapters.storage.memory.repositories.users import MemoryUsers
+from agentkeep.adapters.storage.memory.repositories.agents import MemoryAgentBios, MemoryAgents, MemoryProfileMetadata
+from agentkeep.adapters.storage.memory.repositories.idempotency import MemoryIdempotencyKeys
+from agentkeep.adapters.storage.memory.repositories.memories import MemoryMemories
+from agentkeep.adapters.storage.memory.repositories.sessions import MemoryMessages, MemorySessions
+from agentkeep.adapters.storage.memory.repositories.users import MemoryUsers
 
 __all__ = [
     "MemoryAgentBios",

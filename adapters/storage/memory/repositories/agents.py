@@ -8,7 +8,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from adapters.storage.memory.state import (
+from agentkeep.adapters.storage.memory.state import (
     Repository,
     Sequenced,
     by_time_then_id,
@@ -20,11 +20,11 @@ from adapters.storage.memory.state import (
     pick,
     sequenced_page,
 )
-from domain.ids import is_agent_id, parse_agent_id
-from domain.models import Agent, AgentBio, AgentProfileMetadata
-from domain.paging import Paging
-from domain.patches import AgentBioPatch, AgentPatch, ProfileCounts
-from domain.values import utcnow
+from agentkeep.domain.ids import is_agent_id, parse_agent_id
+from agentkeep.domain.models import Agent, AgentBio, AgentProfileMetadata
+from agentkeep.domain.paging import Paging
+from agentkeep.domain.patches import AgentBioPatch, AgentPatch, ProfileCounts
+from agentkeep.domain.values import utcnow
 
 _COUNTS = ("followers_count", "follows_count", "posts_count")
 

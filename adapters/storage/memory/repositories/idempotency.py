@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
-from adapters.storage.memory.state import Repository
-from domain.idempotency import Answer, IdempotencyRecord
+from agentkeep.adapters.storage.memory.state import Repository
+from agentkeep.domain.idempotency import Answer, IdempotencyRecord
 
 
 class MemoryIdempotencyKeys(Repository):

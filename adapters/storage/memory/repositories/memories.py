@@ -6,7 +6,7 @@ import builtins
 import uuid
 from collections.abc import Collection, Sequence
 
-from adapters.storage.memory.state import (
+from agentkeep.adapters.storage.memory.state import (
     Repository,
     by_time_then_id,
     conflict,
@@ -15,10 +15,10 @@ from adapters.storage.memory.state import (
     page,
     present,
 )
-from domain.models import Memory, MemoryKey
-from domain.paging import Paging
-from domain.patches import MemoryPatch
-from domain.values import ReadMode, utcnow
+from agentkeep.domain.models import Memory, MemoryKey
+from agentkeep.domain.paging import Paging
+from agentkeep.domain.patches import MemoryPatch
+from agentkeep.domain.values import ReadMode, utcnow
 
 
 class MemoryMemories(Repository):

@@ -7,8 +7,8 @@ import uuid
 from collections.abc import Collection, Sequence
 from datetime import datetime
 
-from adapters.storage.memory.repositories.users import MemoryUsers
-from adapters.storage.memory.state import (
+from agentkeep.adapters.storage.memory.repositories.users import MemoryUsers
+from agentkeep.adapters.storage.memory.state import (
     Lease,
     Repository,
     Sequenced,
@@ -23,11 +23,11 @@ from adapters.storage.memory.state import (
     present,
     sequenced_page,
 )
-from domain.models import Message, Session, User
-from domain.paging import Paging
-from domain.patches import MessagePatch, SessionPatch
-from domain.ports import RunLease
-from domain.values import Role, to_utc, utcnow
+from agentkeep.domain.models import Message, Session, User
+from agentkeep.domain.paging import Paging
+from agentkeep.domain.patches import MessagePatch, SessionPatch
+from agentkeep.domain.ports import RunLease
+from agentkeep.domain.values import Role, to_utc, utcnow
 
 
 class MemorySessions(Repository):

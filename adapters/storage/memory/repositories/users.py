@@ -6,11 +6,19 @@ import builtins
 import uuid
 from collections.abc import Collection, Sequence
 
-from adapters.storage.memory.state import Repository, by_time_then_id, conflict, detach, detach_or_none, page, pick
-from domain.models import User
-from domain.paging import Paging
-from domain.patches import UserPatch
-from domain.values import utcnow
+from agentkeep.adapters.storage.memory.state import (
+    Repository,
+    by_time_then_id,
+    conflict,
+    detach,
+    detach_or_none,
+    page,
+    pick,
+)
+from agentkeep.domain.models import User
+from agentkeep.domain.paging import Paging
+from agentkeep.domain.patches import UserPatch
+from agentkeep.domain.values import utcnow
 
 
 class MemoryUsers(Repository):

@@ -1,11 +1,11 @@
 """The SQL repositories, one module per aggregate, all written on an `Executor`."""
 
-from adapters.storage.sql.repositories.agents import SqlAgentBios, SqlAgents, SqlProfileMetadata
-from adapters.storage.sql.repositories.idempotency import SqlIdempotencyKeys
-from adapters.storage.sql.repositories.memories import SqlMemories
-from adapters.storage.sql.repositories.messages import SqlMessages
-from adapters.storage.sql.repositories.sessions import SqlSessions
-from adapters.storage.sql.repositories.users import SqlUsers
+from agentkeep.adapters.storage.sql.repositories.agents import SqlAgentBios, SqlAgents, SqlProfileMetadata
+from agentkeep.adapters.storage.sql.repositories.idempotency import SqlIdempotencyKeys
+from agentkeep.adapters.storage.sql.repositories.memories import SqlMemories
+from agentkeep.adapters.storage.sql.repositories.messages import SqlMessages
+from agentkeep.adapters.storage.sql.repositories.sessions import SqlSessions
+from agentkeep.adapters.storage.sql.repositories.users import SqlUsers
 
 __all__ = [
     "SqlAgentBios",

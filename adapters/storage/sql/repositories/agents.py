@@ -10,17 +10,17 @@ from typing import Any
 
 from sqlalchemy import bindparam, select
 
-from adapters.storage.sql.dialect import insert
-from adapters.storage.sql.prepared import Prepared
-from adapters.storage.sql.repositories import bulk
-from adapters.storage.sql.repositories.base import SqlRepository, entity_columns, row_values
-from adapters.storage.sql.tables import agent as agents
-from adapters.storage.sql.tables import agent_persona_bios, user_agent_profile_metadata
-from domain.ids import is_agent_id, parse_agent_id
-from domain.models import Agent, AgentBio, AgentProfileMetadata
-from domain.paging import Paging
-from domain.patches import AgentBioPatch, AgentPatch, ProfileCounts
-from domain.values import utcnow
+from agentkeep.adapters.storage.sql.dialect import insert
+from agentkeep.adapters.storage.sql.prepared import Prepared
+from agentkeep.adapters.storage.sql.repositories import bulk
+from agentkeep.adapters.storage.sql.repositories.base import SqlRepository, entity_columns, row_values
+from agentkeep.adapters.storage.sql.tables import agent as agents
+from agentkeep.adapters.storage.sql.tables import agent_persona_bios, user_agent_profile_metadata
+from agentkeep.domain.ids import is_agent_id, parse_agent_id
+from agentkeep.domain.models import Agent, AgentBio, AgentProfileMetadata
+from agentkeep.domain.paging import Paging
+from agentkeep.domain.patches import AgentBioPatch, AgentPatch, ProfileCounts
+from agentkeep.domain.values import utcnow
 
 _AGENT_ORDER = (agents.c.created_at, agents.c.id)
 # update_many sets every column but these.

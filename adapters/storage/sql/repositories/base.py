@@ -8,14 +8,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from pydantic import BaseModel
 from sqlalchemy import ColumnElement, Select, Table, func, select, update
 
-from adapters.storage.sql.repositories import bulk
-from domain.paging import Paging
-from domain.patches import Patch
-from domain.values import utcnow
+from agentkeep.adapters.storage.sql.repositories import bulk
+from agentkeep.domain.paging import Paging
+from agentkeep.domain.patches import Patch
+from agentkeep.domain.values import utcnow
 
 if TYPE_CHECKING:
-    from adapters.storage.sql.prepared import Prepared
-    from adapters.storage.sql.unit_of_work import Executor
+    from agentkeep.adapters.storage.sql.prepared import Prepared
+    from agentkeep.adapters.storage.sql.unit_of_work import Executor
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")

@@ -27,8 +27,8 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.dialects.postgresql import asyncpg
 from sqlalchemy.types import TypeEngine
 
-from adapters.storage.sql.dialect import POSTGRES, SQLITE, json_dumps, upsert
-from adapters.storage.sql.prepared import Prepared
+from agentkeep.adapters.storage.sql.dialect import POSTGRES, SQLITE, json_dumps, upsert
+from agentkeep.adapters.storage.sql.prepared import Prepared
 
 _Processing = tuple[int, Callable[[Any], Any], int]
 

@@ -7,10 +7,10 @@ from typing import Any
 
 from sqlalchemy import delete, select, tuple_, update
 
-from adapters.storage.sql.dialect import insert
-from adapters.storage.sql.repositories.base import SqlRepository
-from adapters.storage.sql.tables import idempotency_keys as keys
-from domain.idempotency import Answer, IdempotencyRecord
+from agentkeep.adapters.storage.sql.dialect import insert
+from agentkeep.adapters.storage.sql.repositories.base import SqlRepository
+from agentkeep.adapters.storage.sql.tables import idempotency_keys as keys
+from agentkeep.domain.idempotency import Answer, IdempotencyRecord
 
 _KEY = ("route", "key")
 _CLAIM_COLUMNS = ("fingerprint", "token", "status", "body", "expires_at")

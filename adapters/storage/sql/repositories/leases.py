@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from sqlalchemy import Update, bindparam, update
 
-from adapters.storage.sql.prepared import Prepared
-from adapters.storage.sql.tables import sessions
+from agentkeep.adapters.storage.sql.prepared import Prepared
+from agentkeep.adapters.storage.sql.tables import sessions
 
 
 def _release(session_id: str, token: str) -> Update:

@@ -9,13 +9,13 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, case, or_, select
 
-from adapters.storage.sql.repositories import bulk
-from adapters.storage.sql.repositories.base import SqlRepository, row_values
-from adapters.storage.sql.tables import memories
-from domain.models import Memory, MemoryKey
-from domain.paging import Paging
-from domain.patches import MemoryPatch
-from domain.values import ReadMode
+from agentkeep.adapters.storage.sql.repositories import bulk
+from agentkeep.adapters.storage.sql.repositories.base import SqlRepository, row_values
+from agentkeep.adapters.storage.sql.tables import memories
+from agentkeep.domain.models import Memory, MemoryKey
+from agentkeep.domain.paging import Paging
+from agentkeep.domain.patches import MemoryPatch
+from agentkeep.domain.values import ReadMode
 
 _ORDER = (memories.c.created_at, memories.c.id)
 _KEYS = bulk.KeyedRows(

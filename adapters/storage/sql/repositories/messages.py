@@ -11,15 +11,15 @@ from typing import Any
 
 from sqlalchemy import bindparam, select, update
 
-from adapters.storage.sql.dialect import POSTGRES, SQLITE, insert_ignoring
-from adapters.storage.sql.prepared import Prepared, insert_row
-from adapters.storage.sql.repositories.base import SqlRepository, entity_columns, row_values
-from adapters.storage.sql.repositories.leases import RELEASE, RELEASED
-from adapters.storage.sql.tables import messages, system_prompts
-from domain.models import Message
-from domain.paging import Paging
-from domain.patches import MessagePatch
-from domain.values import Role, utcnow
+from agentkeep.adapters.storage.sql.dialect import POSTGRES, SQLITE, insert_ignoring
+from agentkeep.adapters.storage.sql.prepared import Prepared, insert_row
+from agentkeep.adapters.storage.sql.repositories.base import SqlRepository, entity_columns, row_values
+from agentkeep.adapters.storage.sql.repositories.leases import RELEASE, RELEASED
+from agentkeep.adapters.storage.sql.tables import messages, system_prompts
+from agentkeep.domain.models import Message
+from agentkeep.domain.paging import Paging
+from agentkeep.domain.patches import MessagePatch
+from agentkeep.domain.values import Role, utcnow
 
 _ORDER = (messages.c.created_at, messages.c.seq)
 _ROWS = select(*entity_columns(messages, Message), system_prompts.c.text.label("system_prompt")).select_from(

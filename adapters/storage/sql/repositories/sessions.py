@@ -11,19 +11,19 @@ from typing import Any
 
 from sqlalchemy import Insert, Table, bindparam, case, func, literal, or_, select, update
 
-from adapters.storage.sql.dialect import POSTGRES, insert_ignoring
-from adapters.storage.sql.prepared import Prepared, insert_row
-from adapters.storage.sql.repositories import bulk
-from adapters.storage.sql.repositories.base import SqlRepository, entity_columns, row_values
-from adapters.storage.sql.repositories.leases import RELEASE
-from adapters.storage.sql.repositories.messages import MESSAGE_COLUMNS, SqlMessages, message_row
-from adapters.storage.sql.repositories.users import SqlUsers
-from adapters.storage.sql.tables import messages, sessions, users
-from domain.models import Message, Session, User
-from domain.paging import Paging
-from domain.patches import SessionPatch
-from domain.ports import RunLease
-from domain.values import utcnow
+from agentkeep.adapters.storage.sql.dialect import POSTGRES, insert_ignoring
+from agentkeep.adapters.storage.sql.prepared import Prepared, insert_row
+from agentkeep.adapters.storage.sql.repositories import bulk
+from agentkeep.adapters.storage.sql.repositories.base import SqlRepository, entity_columns, row_values
+from agentkeep.adapters.storage.sql.repositories.leases import RELEASE
+from agentkeep.adapters.storage.sql.repositories.messages import MESSAGE_COLUMNS, SqlMessages, message_row
+from agentkeep.adapters.storage.sql.repositories.users import SqlUsers
+from agentkeep.adapters.storage.sql.tables import messages, sessions, users
+from agentkeep.domain.models import Message, Session, User
+from agentkeep.domain.paging import Paging
+from agentkeep.domain.patches import SessionPatch
+from agentkeep.domain.ports import RunLease
+from agentkeep.domain.values import utcnow
 
 _ORDER = (sessions.c.created_at, sessions.c.id)
 # The run lease (`run_token`, `run_until`) is storage-only: never part of the entity.

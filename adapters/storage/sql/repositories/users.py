@@ -8,14 +8,14 @@ from collections.abc import Collection, Sequence
 
 from sqlalchemy import bindparam, select
 
-from adapters.storage.sql.dialect import insert_ignoring
-from adapters.storage.sql.prepared import Prepared, insert_row
-from adapters.storage.sql.repositories import bulk
-from adapters.storage.sql.repositories.base import SqlRepository, row_values
-from adapters.storage.sql.tables import users
-from domain.models import User
-from domain.paging import Paging
-from domain.patches import UserPatch
+from agentkeep.adapters.storage.sql.dialect import insert_ignoring
+from agentkeep.adapters.storage.sql.prepared import Prepared, insert_row
+from agentkeep.adapters.storage.sql.repositories import bulk
+from agentkeep.adapters.storage.sql.repositories.base import SqlRepository, row_values
+from agentkeep.adapters.storage.sql.tables import users
+from agentkeep.domain.models import User
+from agentkeep.domain.paging import Paging
+from agentkeep.domain.patches import UserPatch
 
 _ORDER = (users.c.created_at, users.c.id)
 _ADD = Prepared(insert_row(users))

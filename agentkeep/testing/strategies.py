@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from hypothesis import strategies as st
 from hypothesis.strategies import SearchStrategy
 
-from domain.models import (
+from agentkeep.domain.models import (
     Agent,
     AgentBio,
     AgentProfileMetadata,
@@ -30,8 +30,16 @@ from domain.models import (
     Usage,
     User,
 )
-from domain.patches import AgentBioPatch, AgentPatch, MemoryPatch, MessagePatch, ProfileCounts, SessionPatch, UserPatch
-from domain.values import Access, PersonaBioSource, PersonaSource, ReadMode, Role
+from agentkeep.domain.patches import (
+    AgentBioPatch,
+    AgentPatch,
+    MemoryPatch,
+    MessagePatch,
+    ProfileCounts,
+    SessionPatch,
+    UserPatch,
+)
+from agentkeep.domain.values import Access, PersonaBioSource, PersonaSource, ReadMode, Role
 
 T = TypeVar("T")
 

@@ -1,7 +1,7 @@
 """Test helpers shipped with agentkeep, for its own suites and for users' suites alike.
 
-`agentkeep_testing.strategies` holds Hypothesis strategies that build valid domain entities
+`agentkeep.testing.strategies` holds Hypothesis strategies that build valid domain entities
 (`users()`, `agents()`, `sessions(user_id, agent_id)`, `messages(session_id)`, `memories(agent_id)`,
-...) and patches; use them with `from agentkeep_testing.strategies import users, agents`. Every value
+...) and patches; use them with `from agentkeep.testing.strategies import users, agents`. Every value
 they make is stored identically by the memory, SQLite and PostgreSQL adapters.
 """
