@@ -17,7 +17,7 @@ from agentkeep.testing.strategies import (
     sessions,
     users,
 )
-from tests.contract.builders import add
+from tests.support.builders import add
 
 
 @settings(

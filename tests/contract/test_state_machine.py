@@ -50,8 +50,8 @@ from agentkeep.domain.patches import (
 from agentkeep.domain.ports import Storage, UnitOfWork
 from agentkeep.domain.values import ReadMode
 from agentkeep.testing import strategies as s
-from tests.contract.builders import add_to
-from tests.contract.comparison import Work, outcome, row_ids, snapshot
+from tests.support.builders import add_to
+from tests.support.comparison import Work, outcome, row_ids, snapshot
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 # Few distinct times, so that ties of `created_at` are common (order: then insertion, or id).

@@ -13,7 +13,7 @@ from agentkeep.adapters.storage.memory import MemoryStorage
 from agentkeep.domain.errors import Conflict
 from agentkeep.domain.paging import Paging
 from agentkeep.domain.ports import Storage, UnitOfWork
-from tests.contract.builders import a_user, add
+from tests.support.builders import a_user, add
 
 
 class Boom(Exception):

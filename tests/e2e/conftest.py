@@ -38,7 +38,7 @@ from agentkeep.adapters.storage.sql.database import PostgresStorage, SqliteStora
 from agentkeep.entrypoints.container import Container
 from agentkeep.entrypoints.http.app import create_app
 from agentkeep.entrypoints.settings import Settings
-from tests.integration.openai_server import FakeOpenAIServer
+from tests.support.openai_server import FakeOpenAIServer
 
 API_KEYS = ("k1", "k2")
 """Two keys, as during a rotation: both are accepted."""

@@ -47,7 +47,7 @@ from tests.e2e.serve_process import (
     start_serve,
     wait_for_group_exit,
 )
-from tests.integration.openai_server import FakeOpenAIServer, Scripted, completion
+from tests.support.openai_server import FakeOpenAIServer, Scripted, completion
 
 IN_FLIGHT = 4
 OTHER_CONNECTIONS = (

@@ -21,7 +21,7 @@ from agentkeep.domain.values import utcnow
 from agentkeep.entrypoints.container import Container
 from tests.e2e.conftest import API_KEYS, Database, client, closed_port, running
 from tests.e2e.http_api import API, agent, bad_fields, error, listed, read_session, run, unchanged, user
-from tests.integration.openai_server import FakeOpenAIServer, Scripted, completion
+from tests.support.openai_server import FakeOpenAIServer, Scripted, completion
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -16,7 +16,7 @@ from agentkeep.application.import_automagik import ImportAutomagik
 from agentkeep.domain.ids import legacy_agent_id, legacy_user_id
 from agentkeep.entrypoints.container import Container
 from tests.e2e.http_api import API, error, listed, run
-from tests.integration.automagik_fixtures import create_source, sid
+from tests.support.automagik_source import create_source, sid
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

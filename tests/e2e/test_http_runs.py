@@ -23,7 +23,7 @@ from tests.e2e.http_api import (
     unchanged,
     user,
 )
-from tests.integration.openai_server import FakeOpenAIServer, Scripted, completion
+from tests.support.openai_server import FakeOpenAIServer, Scripted, completion
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

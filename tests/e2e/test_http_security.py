@@ -36,7 +36,7 @@ from agentkeep.entrypoints.cli import cli
 from agentkeep.entrypoints.http.app import build_litestar
 from tests.e2e.conftest import API_KEYS, Seed, Server, client, closed_port, make_container, serving
 from tests.e2e.http_api import API, bad_fields, error, unchanged
-from tests.integration.openai_server import FakeOpenAIServer, Scripted
+from tests.support.openai_server import FakeOpenAIServer, Scripted
 
 session_loop = pytest.mark.asyncio(loop_scope="session")
 """The loop the shared servers run on (tests/e2e/conftest.py); on each async test."""

@@ -1,3 +1,3 @@
 """Integration tests that take a `storage` run once per adapter, like the contract suite."""
 
-from tests.contract.conftest import make_storage, storage  # noqa: F401
+from tests.support.storages import make_storage, storage  # noqa: F401

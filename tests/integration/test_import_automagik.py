@@ -1,5 +1,5 @@
 """import-automagik (SPEC §7): automagik-agents databases on SQLite and PostgreSQL
-(`automagik_fixtures`), imported into the memory, SQLite and PostgreSQL storages."""
+(`tests/support/automagik_source.py`), imported into the memory, SQLite and PostgreSQL storages."""
 
 from __future__ import annotations
 
@@ -25,8 +25,8 @@ from agentkeep.domain.models import Agent, Memory, Message, Session, User
 from agentkeep.domain.paging import Paging
 from agentkeep.domain.ports import Storage, UnitOfWork
 from agentkeep.domain.values import Access, ReadMode, Role
-from tests.contract.comparison import snapshot
-from tests.integration.automagik_fixtures import PROMPTED, ROWS, create_source, sid
+from tests.support.automagik_source import PROMPTED, ROWS, create_source, sid
+from tests.support.comparison import snapshot
 
 SOURCES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 

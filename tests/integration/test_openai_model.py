@@ -13,7 +13,7 @@ from agentkeep.adapters.models import ModelRegistry, OpenAIChatModel
 from agentkeep.domain.errors import ModelTimeout, ModelUnavailable
 from agentkeep.domain.models import Message, ToolCall, ToolOutput
 from agentkeep.domain.values import Role
-from tests.integration.openai_server import FakeOpenAIServer, Scripted, completion
+from tests.support.openai_server import FakeOpenAIServer, Scripted, completion
 
 API_KEY = "sk-test-0123456789-SECRET"
 SESSION = uuid.uuid4()

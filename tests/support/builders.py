@@ -1,4 +1,4 @@
-"""Small builders of valid entities for the contract tests, and a way to write them."""
+"""Small builders of valid entities for the storage tests, and a way to write them."""
 
 from __future__ import annotations
 
