@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 
 from hypothesis import given
@@ -56,14 +57,17 @@ async def test_usage_counts_words_of_prompt_history_and_reply() -> None:
         message(Role.USER, "  seven eight  "),  # 2
     ]
 
+    started = time.perf_counter()
     reply = await EchoModel().reply("You are\ta helpful bot.", messages)  # 5
+    elapsed_ms = (time.perf_counter() - started) * 1000
 
     assert reply.usage.model == "echo"
     assert reply.usage.request_tokens == 5 + 3 + 0 + 3 + 2
     assert reply.usage.response_tokens == 2
     assert reply.usage.total_tokens == 15
+    # The time the reply took, in milliseconds: more than nothing, no more than the call around it.
     assert reply.usage.duration_ms is not None
-    assert reply.usage.duration_ms >= 0
+    assert 0 < reply.usage.duration_ms <= elapsed_ms
 
 
 @given(system_prompt=st.text(), text=st.text())
