@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import event
 
 from agentkeep.adapters.storage.sql import large_writes
+from agentkeep.adapters.storage.sql.executor import AsyncExecutor, SyncExecutor
 from agentkeep.adapters.storage.sql.prepared import Prepared
-from agentkeep.adapters.storage.sql.unit_of_work import AsyncExecutor, SyncExecutor
 from agentkeep.domain.models import Agent, AgentProfileMetadata, User
 from agentkeep.domain.ports import Storage, UnitOfWork
 from tests.support.builders import a_bio, a_memory, a_session, a_user, add, an_agent, at

@@ -86,12 +86,9 @@ async def postgres(postgres_url: str, pg_schema: str) -> AsyncIterator[tuple[Pos
 
 
 pg = pytest.mark.postgres
-#: Until the pool throws dead connections away (issue 15).
-broken = pytest.mark.xfail(strict=True, reason="a dead pooled connection is handed out again")
 
 
 @pg
-@broken
 async def test_after_the_pools_connections_are_killed_the_next_run_succeeds(
     postgres: tuple[PostgresStorage, Killer],
 ) -> None:
@@ -107,7 +104,6 @@ async def test_after_the_pools_connections_are_killed_the_next_run_succeeds(
 
 
 @pg
-@broken
 async def test_connections_killed_repeatedly_under_load_fail_as_unavailable_and_recover(
     postgres: tuple[PostgresStorage, Killer],
 ) -> None:

@@ -18,9 +18,10 @@ from typing import Any
 from sqlalchemy.engine import URL
 
 from agentkeep.adapters.storage.sql.dialect import SQLITE, normalize_url
+from agentkeep.adapters.storage.sql.executor import Executor
 from agentkeep.adapters.storage.sql.postgres import PostgresStorage
 from agentkeep.adapters.storage.sql.sqlite import SqliteStorage
-from agentkeep.adapters.storage.sql.unit_of_work import Executor, SqlUnitOfWork
+from agentkeep.adapters.storage.sql.unit_of_work import SqlUnitOfWork
 
 __all__ = ["Executor", "PostgresStorage", "SqlUnitOfWork", "SqliteStorage", "open_storage"]
 

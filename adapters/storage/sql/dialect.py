@@ -1,21 +1,20 @@
-"""Everything that differs between SQLite and PostgreSQL, in one place: URLs, upserts, and the
-translation of integrity errors into domain errors."""
+"""Everything that differs between SQLite and PostgreSQL, in one place: URLs, JSON and upserts
+(what their errors mean is `errors.py`)."""
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Table, UniqueConstraint
+from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.sql.dml import Insert
 
-from agentkeep.adapters.storage.sql.tables import UNIQUE_FIELDS, metadata
-from agentkeep.domain.errors import Conflict, DomainError, Invalid, NotFound
+from agentkeep.domain.errors import Invalid
 
 SQLITE = "sqlite"
 POSTGRES = "postgresql"
@@ -85,80 +84,3 @@ def upsert(table: Table, dialect_name: str, conflict_on: Sequence[str], update: 
     return stmt.on_conflict_do_update(  # type: ignore[no-any-return]
         index_elements=list(conflict_on), set_={name: stmt.excluded[name] for name in update}
     )
-
-
-# SQLite names the columns of a violated unique rule, not the rule: map them back.
-def _sqlite_unique_rules() -> Mapping[tuple[str, frozenset[str]], str]:
-    rules: dict[tuple[str, frozenset[str]], str] = {}
-    for table in metadata.tables.values():
-        constraints: list[Any] = [table.primary_key, *table.constraints, *table.indexes]
-        for c in constraints:
-            unique = isinstance(c, UniqueConstraint) or c is table.primary_key or getattr(c, "unique", False)
-            if unique and c.name:
-                rules[(table.name, frozenset(col.name for col in c.columns))] = str(c.name)
-    return rules
-
-
-_SQLITE_RULES = _sqlite_unique_rules()
-_NOUNS = {
-    "users": "user",
-    "agent": "agent",
-    "agent_persona_bios": "bio",
-    "user_agent_profile_metadata": "profile metadata",
-    "sessions": "session",
-    "messages": "message",
-    "memories": "memory",
-}
-
-
-def translate_integrity_error(error: IntegrityError | BaseException | None) -> DomainError:
-    """The domain error an integrity violation means: a duplicate is a `Conflict` naming its field,
-    a missing parent a `NotFound`, a broken check `Invalid`. `error` is SQLAlchemy's, or the
-    driver's own (`sqlite3.IntegrityError`, asyncpg's)."""
-    orig = error.orig if isinstance(error, IntegrityError) else error
-    sqlstate = getattr(orig, "sqlstate", None)
-    if sqlstate is not None:  # PostgreSQL (asyncpg, under SQLAlchemy's wrapper or not)
-        cause = orig if hasattr(orig, "constraint_name") else (orig.__cause__ if orig is not None else None)
-        name = getattr(cause, "constraint_name", None) or ""
-        table = getattr(cause, "table_name", None) or ""
-        if sqlstate == "23505":
-            return _conflict(table, name)
-        if sqlstate == "23503":
-            return NotFound("a referenced row does not exist", key=_fk_key(name))
-        return Invalid(f"the row breaks the rule {name or sqlstate}")
-    text = str(orig)
-    if text.startswith("UNIQUE constraint failed: "):
-        if text.startswith("UNIQUE constraint failed: index "):
-            return _conflict("", text.split("'")[1])
-        columns = [c.strip() for c in text.removeprefix("UNIQUE constraint failed: ").split(",")]
-        table = columns[0].split(".")[0]
-        name = _SQLITE_RULES.get((table, frozenset(c.split(".")[1] for c in columns)), "")
-        return _conflict(table, name)
-    if text.startswith("FOREIGN KEY constraint failed"):
-        return NotFound("a referenced row does not exist")
-    return Invalid(f"the row breaks a rule of the database: {text}")
-
-
-def translate_data_error(error: DBAPIError | BaseException) -> DomainError | None:
-    """PostgreSQL refuses some values SQLite stores (a NUL character in text or JSON, SQLSTATE class
-    22): that is bad input, not a server error. None when the error is something else."""
-    orig = error.orig if isinstance(error, DBAPIError) else error
-    sqlstate = getattr(orig, "sqlstate", None) or ""
-    if sqlstate.startswith("22"):
-        return Invalid("a value cannot be stored by this database (a NUL character, or out of range)")
-    return None
-
-
-def _conflict(table: str, constraint: str) -> Conflict:
-    field = UNIQUE_FIELDS.get(constraint, "id")
-    noun = _NOUNS.get(table) or next((n for t, n in _NOUNS.items() if constraint.startswith(f"uq_{t}_")), "row")
-    return Conflict.duplicate(noun, field)
-
-
-def _fk_key(constraint: str) -> str | None:
-    # fk_<table>_<column>_<referred table>: the column is what points at nothing.
-    for table in metadata.tables.values():
-        for fk in table.foreign_key_constraints:
-            if fk.name == constraint:
-                return str(next(iter(fk.column_keys)))
-    return None

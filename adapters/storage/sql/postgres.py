@@ -3,19 +3,23 @@ transaction per unit of work, opened on the asyncpg connection itself."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import Dialect, inspect
+import asyncpg
+from sqlalchemy import Dialect
 from sqlalchemy.engine import URL
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from agentkeep.adapters.storage.sql.dialect import POSTGRES, json_dumps, json_loads, mask_url, normalize_url
+from agentkeep.adapters.storage.sql.errors import Translated
+from agentkeep.adapters.storage.sql.executor import AsyncExecutor
 from agentkeep.adapters.storage.sql.repositories import SqlMessages
 from agentkeep.adapters.storage.sql.tables import metadata
-from agentkeep.adapters.storage.sql.unit_of_work import REVISION_QUERY, AsyncExecutor, RunsWork, SqlUnitOfWork
+from agentkeep.adapters.storage.sql.unit_of_work import REVISION_QUERY, RunsWork, SqlUnitOfWork
 from agentkeep.domain.errors import StorageUnavailable
 from agentkeep.domain.models import Message
 
@@ -61,16 +65,32 @@ class PostgresStorage(RunsWork):
         async with self._executor() as executor:
             driver = executor.driver
             transaction = driver.transaction()
-            await transaction.start()
-            uow = SqlUnitOfWork(executor, transaction.commit, transaction.rollback)
+            with executor.translated:
+                await transaction.start()
+
+            async def commit() -> None:
+                with executor.translated:
+                    await transaction.commit()
+
+            async def rollback() -> None:
+                with executor.translated:
+                    await transaction.rollback()
+
+            uow = SqlUnitOfWork(executor, commit, rollback)
             try:
                 yield uow
+            except asyncio.CancelledError:
+                # A statement cancelled mid-flight leaves the connection busy cancelling it: no
+                # rollback on it (asyncpg would refuse it, hiding the cancellation), and it is
+                # thrown away (the server rolls the transaction back as the connection closes).
+                executor.broken = True
+                raise
             finally:
-                # A statement cancelled mid-flight (the task was cancelled) closes the asyncpg
-                # connection, and the server rolls its transaction back itself: a rollback would
-                # fail, and its InterfaceError would hide the cancellation.
-                if not uow.done and not driver.is_closed():
-                    await transaction.rollback()
+                if not uow.done and not executor.broken:
+                    # Lost now: the server rolls back by itself, and the first error is the one
+                    # to report.
+                    with contextlib.suppress(StorageUnavailable):
+                        await rollback()
 
     async def add_reply(self, message: Message, token: str) -> None:
         # One statement (`SqlMessages.add_reply`), atomic by itself in autocommit: no BEGIN and
@@ -80,17 +100,38 @@ class PostgresStorage(RunsWork):
 
     @asynccontextmanager
     async def _executor(self) -> AsyncIterator[AsyncExecutor]:
-        """A pooled connection, in autocommit, until the block ends."""
+        """A live pooled connection, in autocommit, until the block ends; thrown out of the pool
+        instead of given back when it broke (lost, or left mid-statement by a cancellation)."""
+        connection, driver = await self._checkout()
+        executor = AsyncExecutor(connection, driver)
         try:
-            connection = await self.engine.connect()
-        except (OSError, DBAPIError) as e:  # refused, or turned away: no such database, a bad password
-            raise StorageUnavailable(f"cannot reach {mask_url(self.url)}: {e}") from None
-        try:
-            driver = (await connection.get_raw_connection()).driver_connection
-            assert driver is not None  # an open connection has its asyncpg connection
-            yield AsyncExecutor(connection, driver)
+            yield executor
+        except asyncio.CancelledError:
+            executor.broken = True
+            raise
         finally:
-            await connection.close()
+            if executor.broken or driver.is_closed():
+                await _discard(connection, driver)
+            else:
+                await connection.close()
+
+    async def _checkout(self) -> tuple[AsyncConnection, asyncpg.Connection]:
+        """A pooled connection that is still open. One the server closed while it sat in the pool
+        (a restart, a failover, an idle-connection reaper: asyncpg saw its socket close) is thrown
+        away and the next one taken; no round trip is spent on checking a live one."""
+        for _ in range(self.engine.pool.size() + 1):  # type: ignore[attr-defined]
+            with _reaching:
+                connection = await self.engine.connect()
+                try:
+                    driver = (await connection.get_raw_connection()).driver_connection
+                except BaseException:
+                    await connection.close()
+                    raise
+            assert driver is not None  # an open connection has its asyncpg connection
+            if not driver.is_closed():
+                return connection, driver
+            await _discard(connection, driver)
+        raise StorageUnavailable(f"every connection to {mask_url(self.url)} was closed")
 
     async def create_schema(self) -> None:
         """Create every table (tests and benchmarks; a service uses `agentkeep db upgrade`)."""
@@ -99,15 +140,25 @@ class PostgresStorage(RunsWork):
 
     async def schema_revision(self) -> str | None:
         """The Alembic revision the database is at; None when it was never migrated."""
-        try:
-            async with self.engine.connect() as connection:
-                exists = await connection.run_sync(lambda c: inspect(c).has_table("alembic_version"))
-                if not exists:
+        async with self._executor() as executor:
+            with _reaching, executor.translated:
+                if await executor.driver.fetchval("SELECT to_regclass('alembic_version')") is None:
                     return None
-                result = (await connection.exec_driver_sql(REVISION_QUERY)).scalar()
+                result = await executor.driver.fetchval(REVISION_QUERY)
                 return None if result is None else str(result)
-        except (OSError, DBAPIError) as e:
-            raise StorageUnavailable(f"cannot reach {mask_url(self.url)}: {e}") from None
 
     async def close(self) -> None:
         await self.engine.dispose()
+
+
+async def _discard(connection: AsyncConnection, driver: asyncpg.Connection) -> None:
+    """Close a broken connection at once (no goodbye to a server that may be gone, no wait for a
+    cancellation to be acknowledged) and take it out of the pool."""
+    driver.terminate()
+    await connection.invalidate()
+    await connection.close()
+
+
+#: Reaching the database at all: whatever fails there, it is unavailable (refused, turned away:
+#: no such database, a bad password; `errors.py`).
+_reaching = Translated(connection_lost=lambda: True)

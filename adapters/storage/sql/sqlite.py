@@ -4,6 +4,7 @@ transaction, units of work committed in groups (see `database.py` for why)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,12 +13,13 @@ from typing import Any
 
 from sqlalchemy import Connection, Dialect, create_engine, event
 from sqlalchemy.engine import URL
-from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.pool import StaticPool
 
 from agentkeep.adapters.storage.sql.dialect import SQLITE, json_dumps, json_loads, mask_url, normalize_url
+from agentkeep.adapters.storage.sql.errors import Translated, translated
+from agentkeep.adapters.storage.sql.executor import SyncExecutor
 from agentkeep.adapters.storage.sql.tables import metadata
-from agentkeep.adapters.storage.sql.unit_of_work import REVISION_QUERY, RunsWork, SqlUnitOfWork, SyncExecutor
+from agentkeep.adapters.storage.sql.unit_of_work import REVISION_QUERY, RunsWork, SqlUnitOfWork
 from agentkeep.domain.errors import StorageUnavailable
 
 #: Every connection's settings but its busy timeout (the benchmarks' floors use them too).
@@ -68,12 +70,11 @@ class SqliteStorage(RunsWork):
         return self.engine.dialect
 
     def _connect(self) -> Connection:
-        if self._connection is None or self._connection.closed:
-            try:
-                self._connection = self.engine.connect()
-            except OperationalError as e:
-                raise StorageUnavailable(f"cannot open {mask_url(self.url)}: {e.orig}") from None
-        return self._connection
+        connection = self._connection
+        if connection is None or connection.closed:
+            with _opening:
+                connection = self._connection = self.engine.connect()
+        return connection
 
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[SqlUnitOfWork]:
@@ -85,14 +86,17 @@ class SqliteStorage(RunsWork):
                 self._group = _Group(asyncio.get_running_loop().create_future())
             group = self._group
             driver: Any = connection.connection.dbapi_connection
-            driver.execute("SAVEPOINT uow")
+            with translated:
+                driver.execute("SAVEPOINT uow")
 
             async def commit() -> None:
-                driver.execute("RELEASE uow")
+                with translated:
+                    driver.execute("RELEASE uow")
 
             async def rollback() -> None:
-                driver.execute("ROLLBACK TO uow")
-                driver.execute("RELEASE uow")
+                with translated:
+                    driver.execute("ROLLBACK TO uow")
+                    driver.execute("RELEASE uow")
 
             uow = SqlUnitOfWork(SyncExecutor(connection), commit, rollback)
             try:
@@ -109,8 +113,12 @@ class SqliteStorage(RunsWork):
     def _undo(self, driver: Any) -> None:
         """Roll back the current unit of work's savepoint (after an error inside it)."""
         if driver.in_transaction:
-            driver.execute("ROLLBACK TO uow")
-            driver.execute("RELEASE uow")
+            try:
+                with translated:
+                    driver.execute("ROLLBACK TO uow")
+                    driver.execute("RELEASE uow")
+            except StorageUnavailable as e:  # the first error is the one to report; the group is lost
+                self._end_group(e)
         else:  # SQLite rolled the whole transaction back itself (a full disk, an I/O error)
             self._end_group(StorageUnavailable("the database rolled the transaction back"))
 
@@ -133,10 +141,10 @@ class SqliteStorage(RunsWork):
         if self._group is None:
             return
         try:
-            self._connect().commit()
-        except Exception as e:
-            error = e.orig if isinstance(e, DBAPIError) else e
-            self._end_group(StorageUnavailable(f"the commit failed: {error}"))
+            with translated:
+                self._connect().commit()
+        except StorageUnavailable as e:
+            self._end_group(StorageUnavailable(f"the commit failed: {e}"))
             return
         self._group.committed.set_result(None)
         self._group = None
@@ -144,32 +152,34 @@ class SqliteStorage(RunsWork):
     def _end_group(self, error: StorageUnavailable) -> None:
         """The group's transaction is lost: roll back what is left, and tell every member."""
         group, self._group = self._group, None
-        self._connect().rollback()
+        with contextlib.suppress(StorageUnavailable), translated:
+            self._connect().rollback()
         if group is not None:
             group.committed.set_exception(error)
             group.committed.add_done_callback(lambda f: f.exception())  # retrieved even if all failed
 
     async def _begin_immediate(self, connection: Connection) -> None:
-        connection.begin()
-        raw: Any = connection.connection.dbapi_connection
-        raw.execute("PRAGMA busy_timeout = 0")
-        try:
-            raw.execute("BEGIN IMMEDIATE")
-            return
-        except sqlite3.OperationalError as e:
-            if not _is_busy(e):
+        with translated:
+            connection.begin()
+            raw: Any = connection.connection.dbapi_connection
+            raw.execute("PRAGMA busy_timeout = 0")
+            try:
+                raw.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as e:
+                if not _is_busy(e):
+                    connection.rollback()
+                    raise
+            finally:
+                raw.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+            # Another process holds the write lock: wait for it off the event loop.
+            try:
+                await asyncio.to_thread(raw.execute, "BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as e:
                 connection.rollback()
+                if _is_busy(e):
+                    raise StorageUnavailable(f"the database stayed locked for {self.busy_timeout:g} s") from None
                 raise
-        finally:
-            raw.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
-        # Another process holds the write lock: wait for it off the event loop.
-        try:
-            await asyncio.to_thread(raw.execute, "BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as e:
-            connection.rollback()
-            if _is_busy(e):
-                raise StorageUnavailable(f"the database stayed locked for {self.busy_timeout:g} s") from None
-            raise
 
     async def create_schema(self) -> None:
         """Create every table (tests and benchmarks; a service uses `agentkeep db upgrade`)."""
@@ -182,13 +192,16 @@ class SqliteStorage(RunsWork):
         """The Alembic revision the database is at; None when it was never migrated."""
         async with self._lock:
             self._commit_group()
+            connection = self._connect()
             try:
-                result = self._connect().exec_driver_sql(REVISION_QUERY).scalar()
+                with translated:
+                    if not connection.exec_driver_sql(_HAS_REVISION).first():
+                        return None
+                    result = connection.exec_driver_sql(REVISION_QUERY).scalar()
                 return None if result is None else str(result)
-            except OperationalError:
-                return None  # no alembic_version table
             finally:
-                self._connect().rollback()
+                with translated:
+                    connection.rollback()
 
     async def close(self) -> None:
         async with self._lock:
@@ -197,6 +210,12 @@ class SqliteStorage(RunsWork):
                 self._connection.close()
                 self._connection = None
             self.engine.dispose()
+
+
+#: Whether Alembic's table exists (`schema_revision`).
+_HAS_REVISION = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
+#: Opening the file at all: whatever fails there, the database is unavailable.
+_opening = Translated(connection_lost=lambda: True)
 
 
 @dataclass(slots=True)

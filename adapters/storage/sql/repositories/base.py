@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 from sqlalchemy import ColumnElement, Select, Table, func, select, update
 
+from agentkeep.adapters.storage.sql.executor import Executor
+from agentkeep.adapters.storage.sql.prepared import Prepared
 from agentkeep.adapters.storage.sql.repositories import bulk
 from agentkeep.domain.paging import Paging
 from agentkeep.domain.patches import Patch
 from agentkeep.domain.values import utcnow
-
-if TYPE_CHECKING:
-    from agentkeep.adapters.storage.sql.prepared import Prepared
-    from agentkeep.adapters.storage.sql.unit_of_work import Executor
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")

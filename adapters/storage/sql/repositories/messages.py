@@ -4,17 +4,16 @@ system prompts stored once per distinct text, referenced by their SHA-256."""
 from __future__ import annotations
 
 import builtins
-import hashlib
 import uuid
 from collections.abc import Collection, Sequence
-from typing import Any
 
 from sqlalchemy import bindparam, select, update
 
 from agentkeep.adapters.storage.sql.dialect import POSTGRES, SQLITE, insert_ignoring
 from agentkeep.adapters.storage.sql.prepared import Prepared, insert_row
-from agentkeep.adapters.storage.sql.repositories.base import SqlRepository, entity_columns, row_values
+from agentkeep.adapters.storage.sql.repositories.base import SqlRepository, entity_columns
 from agentkeep.adapters.storage.sql.repositories.leases import RELEASE, RELEASED
+from agentkeep.adapters.storage.sql.repositories.message_rows import MESSAGE_COLUMNS, message_row, prompt_id
 from agentkeep.adapters.storage.sql.tables import messages, system_prompts
 from agentkeep.domain.models import Message
 from agentkeep.domain.paging import Paging
@@ -26,8 +25,6 @@ _ROWS = select(*entity_columns(messages, Message), system_prompts.c.text.label("
     messages.outerjoin(system_prompts)
 )
 
-
-MESSAGE_COLUMNS = [c.name for c in messages.c if c.name != "seq"]
 _ADD = Prepared(insert_row(messages, MESSAGE_COLUMNS))
 _BY_ID = Prepared(_ROWS.where(messages.c.id == bindparam("id")))
 # Newest first, so the (session_id, created_at, seq) index stops after `limit` rows.
@@ -36,11 +33,6 @@ _LAST = Prepared(
     .order_by(*(c.desc() for c in _ORDER))
     .limit(bindparam("limit"))
 )
-
-
-def prompt_id(text: str) -> str:
-    """The key of a system prompt: the SHA-256 of its text, in hex."""
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 _ADD_PROMPT = {
@@ -68,14 +60,6 @@ _STORED_PROMPT = (
 _ADD_WITH_PROMPT = Prepared(insert_row(messages, MESSAGE_COLUMNS).add_cte(_STORED_PROMPT))
 _ADD_REPLY = Prepared(insert_row(messages, MESSAGE_COLUMNS).add_cte(RELEASED))
 _ADD_REPLY_WITH_PROMPT = Prepared(insert_row(messages, MESSAGE_COLUMNS).add_cte(_STORED_PROMPT).add_cte(RELEASED))
-
-
-def message_row(message: Message) -> dict[str, Any]:
-    prompt = message.system_prompt
-    return {
-        **row_values(message, exclude={"system_prompt"}),
-        "system_prompt_id": None if prompt is None else prompt_id(prompt),
-    }
 
 
 class SqlMessages(SqlRepository):

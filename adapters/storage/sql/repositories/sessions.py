@@ -12,17 +12,17 @@ from typing import Any
 from sqlalchemy import Insert, Table, bindparam, case, func, literal, or_, select, update
 
 from agentkeep.adapters.storage.sql.dialect import POSTGRES, insert_ignoring
+from agentkeep.adapters.storage.sql.executor import Executor
 from agentkeep.adapters.storage.sql.prepared import Prepared, insert_row
 from agentkeep.adapters.storage.sql.repositories import bulk
 from agentkeep.adapters.storage.sql.repositories.base import SqlRepository, entity_columns, row_values
 from agentkeep.adapters.storage.sql.repositories.leases import RELEASE
-from agentkeep.adapters.storage.sql.repositories.messages import MESSAGE_COLUMNS, SqlMessages, message_row
-from agentkeep.adapters.storage.sql.repositories.users import SqlUsers
+from agentkeep.adapters.storage.sql.repositories.message_rows import MESSAGE_COLUMNS, message_row
 from agentkeep.adapters.storage.sql.tables import messages, sessions, users
 from agentkeep.domain.models import Message, Session, User
 from agentkeep.domain.paging import Paging
 from agentkeep.domain.patches import SessionPatch
-from agentkeep.domain.ports import RunLease
+from agentkeep.domain.ports import Messages, RunLease, Users
 from agentkeep.domain.values import utcnow
 
 _ORDER = (sessions.c.created_at, sessions.c.id)
@@ -79,7 +79,16 @@ def _row(session: Session, lease: RunLease | None) -> dict[str, Any]:
 
 
 class SqlSessions(SqlRepository):
+    """Sessions; a session's new owner and first message are added through `users` and
+    `messages` where they cannot go in the session's own statement (the unit of work gives its
+    own repositories)."""
+
     table = sessions
+
+    def __init__(self, executor: Executor, *, users: Users, messages: Messages) -> None:
+        super().__init__(executor)
+        self._users = users
+        self._messages = messages
 
     async def add(
         self,
@@ -102,10 +111,10 @@ class SqlSessions(SqlRepository):
         else:  # one statement each
             joined = None
             if owner is not None:
-                await SqlUsers(self._x).add(owner)
+                await self._users.add(owner)
             await self._x.write(_ADD, row)
         if first_message is not None and joined is None:
-            await SqlMessages(self._x).add(first_message)
+            await self._messages.add(first_message)
         return session
 
     async def get(self, session_id: uuid.UUID) -> Session | None:
