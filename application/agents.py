@@ -9,7 +9,7 @@ from agentkeep.domain.errors import Invalid, NotFound
 from agentkeep.domain.models import Agent, AgentBio, AgentProfileMetadata
 from agentkeep.domain.paging import Page, Paging
 from agentkeep.domain.patches import AgentPatch, ProfileCounts
-from agentkeep.domain.ports import Storage, UnitOfWork
+from agentkeep.domain.ports.unit_of_work import Storage, UnitOfWork
 
 
 async def find_agent(uow: UnitOfWork, id_or_name: str, key: str = "agent_id_or_name") -> Agent:

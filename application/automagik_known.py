@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Collection, Iterable
 
 from agentkeep.domain.models import Agent, Session, User
-from agentkeep.domain.ports import UnitOfWork
+from agentkeep.domain.ports.backfill import BackfillUnitOfWork
 
 
 class Known:
@@ -27,27 +27,27 @@ class Known:
         self.sessions: dict[uuid.UUID, Session] = {}
         self.session_names: dict[str, uuid.UUID] = {}
 
-    async def user_ids(self, uow: UnitOfWork, ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
+    async def user_ids(self, uow: BackfillUnitOfWork, ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
         found = {u.id for u in await uow.users.get_many(ids)} if ids else set()
         return found | (self.users & set(ids))
 
-    async def email_holders(self, uow: UnitOfWork, emails: Collection[str]) -> dict[str, uuid.UUID]:
+    async def email_holders(self, uow: BackfillUnitOfWork, emails: Collection[str]) -> dict[str, uuid.UUID]:
         found = {u.email: u.id for u in await uow.users.get_many_by_email(emails) if u.email} if emails else {}
         return {**{e: self.emails[e] for e in emails if e in self.emails}, **found}
 
-    async def agent_ids(self, uow: UnitOfWork, ids: Collection[str]) -> set[str]:
+    async def agent_ids(self, uow: BackfillUnitOfWork, ids: Collection[str]) -> set[str]:
         found = {a.id for a in await uow.agents.get_many(ids)} if ids else set()
         return found | (self.agents & set(ids))
 
-    async def agent_holders(self, uow: UnitOfWork, names: Collection[str]) -> dict[str, str]:
+    async def agent_holders(self, uow: BackfillUnitOfWork, names: Collection[str]) -> dict[str, str]:
         found = {a.name: a.id for a in await uow.agents.get_many_by_name(names)} if names else {}
         return {**{n: self.agent_names[n] for n in names if n in self.agent_names}, **found}
 
-    async def sessions_of(self, uow: UnitOfWork, ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Session]:
+    async def sessions_of(self, uow: BackfillUnitOfWork, ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Session]:
         found = {s.id: s for s in await uow.sessions.get_many(ids)} if ids else {}
         return {**{i: self.sessions[i] for i in ids if i in self.sessions}, **found}
 
-    async def session_holders(self, uow: UnitOfWork, names: Collection[str]) -> dict[str, uuid.UUID]:
+    async def session_holders(self, uow: BackfillUnitOfWork, names: Collection[str]) -> dict[str, uuid.UUID]:
         found = {s.name: s.id for s in await uow.sessions.get_many_by_name(names) if s.name} if names else {}
         return {**{n: self.session_names[n] for n in names if n in self.session_names}, **found}
 

@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
-from agentkeep.domain.ports import Storage, UnitOfWork
+from agentkeep.domain.ports.backfill import BackfillStorage, BackfillUnitOfWork
 
 R = TypeVar("R")
 R_contra = TypeVar("R_contra", contravariant=True)
@@ -91,7 +91,9 @@ class Step(Protocol[R_contra]):
     """Plan and write one batch: count each row in `tally` as created, updated, unchanged or
     skipped, and write the created and updated ones unless `dry_run`."""
 
-    async def __call__(self, uow: UnitOfWork, rows: Sequence[R_contra], tally: Tally, *, dry_run: bool) -> None: ...
+    async def __call__(
+        self, uow: BackfillUnitOfWork, rows: Sequence[R_contra], tally: Tally, *, dry_run: bool
+    ) -> None: ...
 
 
 class Progress(Protocol):
@@ -133,7 +135,7 @@ class Stopped(Exception):
 
 
 async def backfill(
-    storage: Storage,
+    storage: BackfillStorage,
     table: str,
     batches: AsyncIterator[list[R]],
     step: Step[R],

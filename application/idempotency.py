@@ -38,7 +38,7 @@ from typing import Any, TypeVar
 from agentkeep.domain.errors import Conflict, StorageUnavailable
 from agentkeep.domain.idempotency import Answer, IdempotencyRecord
 from agentkeep.domain.models import Message
-from agentkeep.domain.ports import Storage, UnitOfWork
+from agentkeep.domain.ports.unit_of_work import Storage, UnitOfWork
 from agentkeep.domain.values import utcnow
 
 T = TypeVar("T")

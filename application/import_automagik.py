@@ -33,9 +33,10 @@ from agentkeep.application.automagik_known import Known
 from agentkeep.application.automagik_values import BadValue
 from agentkeep.application.backfill import Options, Step, Tally, backfill
 from agentkeep.domain.ids import ANONYMOUS_USER_ID, legacy_agent_id, legacy_user_id
-from agentkeep.domain.legacy import AutomagikSource, LegacyAgent, LegacyMemory, LegacyMessage, LegacySession, LegacyUser
+from agentkeep.domain.legacy import LegacyAgent, LegacyMemory, LegacyMessage, LegacySession, LegacyUser
 from agentkeep.domain.models import Agent, Memory, MemoryKey, Message, Session, User
-from agentkeep.domain.ports import Storage, UnitOfWork
+from agentkeep.domain.ports.backfill import BackfillStorage, BackfillUnitOfWork
+from agentkeep.domain.ports.legacy_sources import AutomagikSource
 
 # The mapped ids of the legacy integers a batch names, computed once each (a uuid5 is a hash).
 _user_id = lru_cache(maxsize=1 << 16)(legacy_user_id)
@@ -46,7 +47,7 @@ class ImportAutomagik:
     """Copies users, agents, sessions, messages and memories from an automagik-agents source;
     returns one tally per table, in that order (`Tally.table` is the source table's name)."""
 
-    def __init__(self, storage: Storage) -> None:
+    def __init__(self, storage: BackfillStorage) -> None:
         self._storage = storage
 
     async def __call__(self, source: AutomagikSource, options: Options) -> list[Tally]:
@@ -75,7 +76,7 @@ class _Run:
         self.known = known
         self.users_tally: Tally | None = None
 
-    async def users(self, uow: UnitOfWork, rows: Sequence[LegacyUser], tally: Tally, *, dry_run: bool) -> None:
+    async def users(self, uow: BackfillUnitOfWork, rows: Sequence[LegacyUser], tally: Tally, *, dry_run: bool) -> None:
         existing = await self.known.user_ids(uow, [_user_id(r.id) for r in rows])
         kept: list[tuple[LegacyUser, User]] = []
         emails: set[str] = set()
@@ -105,14 +106,16 @@ class _Run:
             users.append(user)
         await self._add_users(uow, users, tally, dry_run=dry_run)
 
-    async def _add_users(self, uow: UnitOfWork, users: list[User], tally: Tally, *, dry_run: bool) -> None:
+    async def _add_users(self, uow: BackfillUnitOfWork, users: list[User], tally: Tally, *, dry_run: bool) -> None:
         tally.created += len(users)
         if dry_run:
             self.known.add_users(users)
         elif users:
             await uow.users.add_many(users)
 
-    async def agents(self, uow: UnitOfWork, rows: Sequence[LegacyAgent], tally: Tally, *, dry_run: bool) -> None:
+    async def agents(
+        self, uow: BackfillUnitOfWork, rows: Sequence[LegacyAgent], tally: Tally, *, dry_run: bool
+    ) -> None:
         existing = await self.known.agent_ids(uow, [_agent_id(r.id) for r in rows])
         kept: dict[str, tuple[LegacyAgent, Agent]] = {}
         for row in rows:
@@ -146,7 +149,9 @@ class _Run:
         elif agents:
             await uow.agents.add_many(agents)
 
-    async def sessions(self, uow: UnitOfWork, rows: Sequence[LegacySession], tally: Tally, *, dry_run: bool) -> None:
+    async def sessions(
+        self, uow: BackfillUnitOfWork, rows: Sequence[LegacySession], tally: Tally, *, dry_run: bool
+    ) -> None:
         existing = set(await self.known.sessions_of(uow, _uuids(r.id for r in rows)))
         owners = {_user_id(r.user_id) for r in rows if r.user_id is not None}
         users = await self.known.user_ids(uow, owners | {ANONYMOUS_USER_ID})
@@ -193,7 +198,9 @@ class _Run:
         elif sessions:
             await uow.sessions.add_many(sessions)
 
-    async def messages(self, uow: UnitOfWork, rows: Sequence[LegacyMessage], tally: Tally, *, dry_run: bool) -> None:
+    async def messages(
+        self, uow: BackfillUnitOfWork, rows: Sequence[LegacyMessage], tally: Tally, *, dry_run: bool
+    ) -> None:
         ids = _uuids(r.id for r in rows)
         existing = await uow.messages.existing_ids(ids) if ids else set()
         parents = await self.known.sessions_of(uow, _uuids(r.session_id for r in rows))
@@ -232,7 +239,9 @@ class _Run:
         if not dry_run and messages:
             await uow.messages.add_many(messages)
 
-    async def memories(self, uow: UnitOfWork, rows: Sequence[LegacyMemory], tally: Tally, *, dry_run: bool) -> None:
+    async def memories(
+        self, uow: BackfillUnitOfWork, rows: Sequence[LegacyMemory], tally: Tally, *, dry_run: bool
+    ) -> None:
         ids = _uuids(r.id for r in rows)
         existing = await uow.memories.existing_ids(ids) if ids else set()
         agents = await self.known.agent_ids(uow, {_agent_id(r.agent_id) for r in rows if r.agent_id is not None})

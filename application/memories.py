@@ -14,7 +14,7 @@ from agentkeep.domain.errors import Conflict, DomainError, Invalid, NotFound
 from agentkeep.domain.models import Memory
 from agentkeep.domain.paging import Page, Paging
 from agentkeep.domain.patches import MemoryPatch
-from agentkeep.domain.ports import Storage, UnitOfWork
+from agentkeep.domain.ports.unit_of_work import Storage, UnitOfWork
 from agentkeep.domain.values import ReadMode
 
 MAX_BATCH = 100

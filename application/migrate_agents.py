@@ -11,9 +11,10 @@ from operator import attrgetter
 
 from agentkeep.application.backfill import Options, Tally, WriteBehind, backfill
 from agentkeep.domain.ids import migrated_bio_id, migrated_metadata_id, parse_agent_id
-from agentkeep.domain.legacy import LegacyProfile, ProfileSource
+from agentkeep.domain.legacy import LegacyProfile
 from agentkeep.domain.models import Agent, AgentBio, AgentProfileMetadata
-from agentkeep.domain.ports import Storage, UnitOfWork
+from agentkeep.domain.ports.backfill import BackfillStorage, BackfillUnitOfWork
+from agentkeep.domain.ports.legacy_sources import ProfileSource
 from agentkeep.domain.values import AGENT_NAME_PATTERN, PersonaBioSource, PersonaSource, utcnow
 
 TABLE = "agents"
@@ -54,7 +55,7 @@ class MigrateAgents:
     and writes nothing.
     """
 
-    def __init__(self, storage: Storage) -> None:
+    def __init__(self, storage: BackfillStorage) -> None:
         self._storage = storage
 
     async def __call__(self, source: ProfileSource, options: Options) -> Tally:
@@ -82,7 +83,9 @@ class _MigrateBatch:
         # run has written those renames, so later batches find the names free in storage).
         self._freed_by_plan: set[str] = set()
 
-    async def __call__(self, uow: UnitOfWork, rows: Sequence[LegacyProfile], tally: Tally, *, dry_run: bool) -> None:
+    async def __call__(
+        self, uow: BackfillUnitOfWork, rows: Sequence[LegacyProfile], tally: Tally, *, dry_run: bool
+    ) -> None:
         profiles = [p for p in (_check(row, tally) for row in rows) if p is not None]
         if not profiles:
             return
@@ -178,7 +181,7 @@ class _Rows:
     """Rows to write together, in this order: updated agents, new agents, then the bios and
     profile metadata (of agents written before)."""
 
-    uow: UnitOfWork
+    uow: BackfillUnitOfWork
     updates: list[Agent] = field(default_factory=list)
     creates: list[Agent] = field(default_factory=list)
     bios: list[AgentBio] = field(default_factory=list)

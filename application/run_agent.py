@@ -26,12 +26,14 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 from agentkeep.application import system_prompt
-from agentkeep.domain.chat import ChatModels, ModelReply
+from agentkeep.domain.chat import ModelReply
 from agentkeep.domain.errors import Conflict, DomainError, Invalid, ModelUnavailable, NotFound
 from agentkeep.domain.ids import UserId
 from agentkeep.domain.models import Agent, AgentBio, Message, Session, ToolCall, ToolOutput, Usage, User
 from agentkeep.domain.patches import UserPatch
-from agentkeep.domain.ports import RunLease, Storage, UnitOfWork
+from agentkeep.domain.ports.chat_model import ChatModels
+from agentkeep.domain.ports.sessions import RunLease
+from agentkeep.domain.ports.unit_of_work import Storage, UnitOfWork
 from agentkeep.domain.values import Email, JsonObject, Label, ReadMode, Role, Text, utcnow
 
 MAX_MESSAGE = 100_000

@@ -14,7 +14,7 @@ from agentkeep.domain.ids import is_agent_id, parse_agent_id
 from agentkeep.domain.models import Message, Session
 from agentkeep.domain.paging import Page, Paging
 from agentkeep.domain.patches import SessionPatch
-from agentkeep.domain.ports import Storage, UnitOfWork
+from agentkeep.domain.ports.unit_of_work import Storage, UnitOfWork
 from agentkeep.domain.values import utcnow
 
 

@@ -9,7 +9,7 @@ from agentkeep.domain.errors import NotFound
 from agentkeep.domain.models import User
 from agentkeep.domain.paging import Page, Paging
 from agentkeep.domain.patches import UserPatch
-from agentkeep.domain.ports import Storage, UnitOfWork
+from agentkeep.domain.ports.unit_of_work import Storage, UnitOfWork
 
 
 async def find_user(uow: UnitOfWork, user_id: uuid.UUID, key: str = "user_id") -> User:

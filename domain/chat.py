@@ -1,13 +1,10 @@
-"""The chat model port: what run-agent needs from a model, whichever model it is."""
+"""What a chat model answers (the port that answers it is `domain.ports.chat_model`)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol
-
 from pydantic import BaseModel, ConfigDict, Field
 
-from agentkeep.domain.models import Message, ToolCall, ToolOutput, Usage
+from agentkeep.domain.models import ToolCall, ToolOutput, Usage
 
 
 class ModelReply(BaseModel):
@@ -20,19 +17,3 @@ class ModelReply(BaseModel):
     tool_calls: list[ToolCall] = Field(default_factory=list)
     tool_outputs: list[ToolOutput] = Field(default_factory=list)
     usage: Usage
-
-
-class ChatModel(Protocol):
-    """A chat model. Raises `ModelUnavailable` when it fails and `ModelTimeout` when it is slow."""
-
-    async def reply(self, system_prompt: str, messages: Sequence[Message]) -> ModelReply:
-        """Answer the conversation `messages` (oldest first, the new user message last)."""
-        ...
-
-
-class ChatModels(Protocol):
-    """Finds the chat model an agent names (`echo`, `openai:<model>`)."""
-
-    def get(self, model: str) -> ChatModel:
-        """The model called `model`; `Invalid` (key `model`) when none is known by that name."""
-        ...

@@ -1,19 +1,18 @@
-"""Legacy sources (read only): the rows migrate-agents and import-automagik read, and the ports
-that stream them (SPEC §2 "Legacy sources", §4, §7).
+"""Legacy sources (read only): the rows migrate-agents and import-automagik read (SPEC §2 "Legacy
+sources", §4, §7).
 
 A source hands out rows in keyset-paginated batches, in a stable order, never the whole table.
 Rows carry raw values (text timestamps, JSON as text or as parsed values, integer ids): mapping them
 to entities, and deciding what is a bad row, is the use cases' work. What needs the whole table to
 decide (a handle that appears twice, the newest bio of a handle, an email a lower id already has) is
-computed by the source's database and arrives as a flag on the row.
+computed by the source's database and arrives as a flag on the row. The ports that stream them
+are in `domain.ports.legacy_sources`.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
 
 #: A JSON column as a source gives it: parsed (PostgreSQL JSONB, through some drivers), or text.
 RawJson = str | dict[str, object] | list[object] | int | float | bool | None
@@ -45,20 +44,6 @@ class LegacyProfile:
     #: How many of the handle's `agent_bios` rows have a `created_at` that cannot be read
     #: (`bad_timestamp`; they took no part in choosing the newest).
     bad_bio_timestamps: int = 0
-
-
-class ProfileSource(Protocol):
-    """`bluesky_profiles` and `agent_bios` of a social-agent simulation database."""
-
-    async def count(self) -> int:
-        """How many `bluesky_profiles` rows there are (for a progress bar)."""
-        ...
-
-    def batches(self, size: int) -> AsyncIterator[list[LegacyProfile]]:
-        """Every profile once, in a stable order, `size` rows at a time."""
-        ...
-
-    async def close(self) -> None: ...
 
 
 # automagik-agents (`users`, `agents`, `sessions`, `messages`, `memories`, `prompts`).
@@ -150,25 +135,3 @@ class LegacyMemory:
     updated_at: RawTime
     #: Another memory of the same (name, agent, user) wins over this one (it is skipped).
     duplicate: bool = False
-
-
-class AutomagikSource(Protocol):
-    """An automagik-agents database. Each table streams in its own stable order: users and agents
-    by id, sessions and memories by id, messages by (session, created_at, id): a session's messages
-    arrive in conversation order."""
-
-    async def counts(self) -> dict[str, int]:
-        """Rows per table: `users`, `agents`, `sessions`, `messages`, `memories`."""
-        ...
-
-    def users(self, size: int) -> AsyncIterator[list[LegacyUser]]: ...
-
-    def agents(self, size: int) -> AsyncIterator[list[LegacyAgent]]: ...
-
-    def sessions(self, size: int) -> AsyncIterator[list[LegacySession]]: ...
-
-    def messages(self, size: int) -> AsyncIterator[list[LegacyMessage]]: ...
-
-    def memories(self, size: int) -> AsyncIterator[list[LegacyMemory]]: ...
-
-    async def close(self) -> None: ...

@@ -23,8 +23,8 @@ import httpx
 
 from agentkeep.adapters.models.echo import ECHO, EchoModel
 from agentkeep.adapters.models.openai import OpenAIChatModel
-from agentkeep.domain.chat import ChatModel
 from agentkeep.domain.errors import Invalid, ModelUnavailable
+from agentkeep.domain.ports.chat_model import ChatModel
 
 OPENAI_PREFIX = "openai:"
 OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1"

@@ -18,12 +18,11 @@ from agentkeep.adapters.storage.sql.database import open_storage
 from agentkeep.application.backfill import Options, Stopped, Tally
 from agentkeep.application.import_automagik import ImportAutomagik
 from agentkeep.application.run_agent import RunAgent, RunRequest
-from agentkeep.domain.chat import ChatModel
 from agentkeep.domain.errors import Invalid, NotFound
 from agentkeep.domain.ids import ANONYMOUS_USER_ID, legacy_agent_id, legacy_user_id
 from agentkeep.domain.models import Agent, Memory, Message, Session, User
 from agentkeep.domain.paging import Paging
-from agentkeep.domain.ports import Storage, UnitOfWork
+from agentkeep.domain.ports import ChatModel, Storage, UnitOfWork
 from agentkeep.domain.values import Access, ReadMode, Role
 from tests.support.automagik_source import PROMPTED, ROWS, create_source, sid
 from tests.support.comparison import snapshot

@@ -28,8 +28,8 @@ from agentkeep.domain import (
     legacy_user_id,
     utcnow,
 )
-from agentkeep.domain.chat import ChatModel, ModelReply
-from agentkeep.domain.ports import Storage, UnitOfWork
+from agentkeep.domain.chat import ModelReply
+from agentkeep.domain.ports import ChatModel, Storage, UnitOfWork
 
 
 class Models:

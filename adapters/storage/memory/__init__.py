@@ -1,4 +1,5 @@
-"""The in-memory storage adapter: the ports of `domain.ports` over Python dicts.
+"""The in-memory storage adapter: the ports of `domain.ports` (the runtime and the
+backfill ones) over Python dicts.
 
 It passes the same contract suite as the SQL adapters (`tests/contract/`), so use cases can be
 tested against it, and it reproduces their rules: unique keys, cascades, order, paging.

@@ -26,7 +26,7 @@ from agentkeep.adapters.storage.memory.state import (
 from agentkeep.domain.models import Message, Session, User
 from agentkeep.domain.paging import Paging
 from agentkeep.domain.patches import MessagePatch, SessionPatch
-from agentkeep.domain.ports import RunLease
+from agentkeep.domain.ports.sessions import RunLease
 from agentkeep.domain.values import Role, to_utc, utcnow
 
 
