@@ -107,9 +107,11 @@ def main() -> None:
 
 def measure_http(plan: Plan) -> tuple[Any, list[Row], str]:
     _progress("http: agentkeep serve and the floor app under wrk")
-    figures = run_http(plan.wrk, plan.postgres)
+    figures, stack = run_http(plan.wrk, plan.postgres)
+    figures["stack"] = stack
     note = (
         f"run-agent: POST /api/v1/agents/assistant/run, echo model, {plan.wrk.describe()};"
+        f" both apps served by uvicorn on {stack};"
         f" wrk and the servers share this machine's {os.cpu_count()} cores: the figures compare apps, not machines"
     )
     return figures, http_rows(figures), note

@@ -3,7 +3,9 @@ floor app, under wrk, in one run.
 
 For each database kind, `agentkeep serve` and the floor (`python -m bench.floor`: the same statements
 on the raw driver, under the same uvicorn settings) each get a fresh database, prepared the same way
-(`bench.databases.prepare`), and run side by side: each is idle while wrk drives the other. Workloads:
+(`bench.databases.prepare`), and run side by side: each is idle while wrk drives the other. Both say
+which event loop and HTTP parser they serve on ("Serving on uvloop + httptools."); a comparison of
+two apps on different stacks is refused, and the report names the stack. Workloads:
 
 * `first-run`: no user and no session in the request: a new user, a new session, two messages;
 * `session`: round-robin over 256 named sessions, so each run reads a growing history (up to 50
@@ -75,25 +77,32 @@ class WrkSettings:
         )
 
 
-def run_http(settings: WrkSettings, postgres_url: str | None) -> dict[str, Any]:
-    """{database: {workload: {app: figures}}} for SQLite, and PostgreSQL when a server URL is given."""
+def run_http(settings: WrkSettings, postgres_url: str | None) -> tuple[dict[str, Any], str]:
+    """{database: {workload: {app: figures}}} for SQLite, and PostgreSQL when a server URL is given;
+    and the stack both apps served on ("uvloop + httptools")."""
     results: dict[str, Any] = {}
+    stacks: set[str] = set()
     with tempfile.TemporaryDirectory() as tmp:
-        results["sqlite"] = measure({app: sqlite_url(Path(tmp), app) for app in APPS}, settings)
+        results["sqlite"] = measure({app: sqlite_url(Path(tmp), app) for app in APPS}, settings, stacks)
     if postgres_url:
         with postgres_database(postgres_url) as ours, postgres_database(postgres_url) as floor:
-            results["postgres"] = measure({"agentkeep": ours, "floor": floor}, settings)
-    return results
+            results["postgres"] = measure({"agentkeep": ours, "floor": floor}, settings, stacks)
+    return results, " / ".join(sorted(stacks))
 
 
-def measure(urls: dict[str, str], settings: WrkSettings) -> dict[str, dict[str, dict[str, Any]]]:
-    """Both apps, each on its own freshly prepared database, side by side."""
+def measure(urls: dict[str, str], settings: WrkSettings, stacks: set[str]) -> dict[str, dict[str, dict[str, Any]]]:
+    """Both apps, each on its own freshly prepared database, side by side; adds the stack they
+    serve on to `stacks` (refused when the two differ)."""
     for url in urls.values():
         prepare(url)
     results = {}
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as servers:
         workdir = Path(tmp)
         ports = {app: servers.enter_context(server(app, url, workdir)) for app, url in urls.items()}
+        served_on = {app: stack_of(workdir / f"{app}.log") for app in ports}
+        if len(set(served_on.values())) != 1:
+            raise RuntimeError(f"the apps serve on different stacks, so their ratio means nothing: {served_on}")
+        stacks.update(served_on.values())
         for workload in WORKLOADS:
             script = workdir / f"{workload}.lua"
             script.write_text(lua_script(workload, settings.threads))
@@ -140,6 +149,14 @@ def server(app: str, url: str, workdir: Path) -> Iterator[int]:
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
+
+
+def stack_of(log: Path) -> str:
+    """The event loop and HTTP parser a server said it serves on ("uvloop + httptools")."""
+    found = re.search(r"^Serving on (.+)\.$", log.read_text(), re.MULTILINE)
+    if found is None:
+        raise RuntimeError(f"{log.name} does not say which stack it serves on:\n{log.read_text()[-2000:]}")
+    return found.group(1)
 
 
 def healthy(port: int, process: subprocess.Popen[bytes], timeout: float = 60) -> bool:

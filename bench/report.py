@@ -61,8 +61,9 @@ class Row:
 
 
 def http_rows(http: dict[str, Any]) -> list[Row]:
+    """The rows of `{database: {workload: {app: figures}}}` (other keys, as "stack", are not rows)."""
     rows = []
-    for database, workloads in http.items():
+    for database, workloads in _databases(http):
         name = DATABASES[database]
         for workload, apps in workloads.items():
             ours, floor = apps["agentkeep"], apps["floor"]
@@ -74,6 +75,10 @@ def http_rows(http: dict[str, Any]) -> list[Row]:
         ours, floor = (sum(_errors(apps[app]) for apps in workloads.values()) for app in ("agentkeep", "floor"))
         rows.append(Row(f"run-agent non-2xx + socket errors, {name}", ours, floor, Bar("=", 0, "both")))
     return rows
+
+
+def _databases(http: dict[str, Any]) -> list[tuple[str, Any]]:
+    return [(database, workloads) for database, workloads in http.items() if database in DATABASES]
 
 
 def _errors(figures: dict[str, Any]) -> int:
@@ -186,12 +191,12 @@ def _history_panel(ax: Any, history: dict[str, dict[str, float]]) -> None:
 
 
 def _http_panel(ax: Any, http: dict[str, Any]) -> None:
-    groups = [(database, workload) for database, workloads in http.items() for workload in workloads]
+    groups = [(database, workload) for database, workloads in _databases(http) for workload in workloads]
     width = 0.38
     for offset, app in ((-width / 2, "agentkeep"), (width / 2, "floor")):
         heights = [http[database][workload][app]["rps"] for database, workload in groups]
         ax.bar([i + offset for i in range(len(groups))], heights, width, label=app)
     ax.set_xticks(range(len(groups)), [f"{DATABASES[d]}\n{w}" for d, w in groups])
     ax.set_ylabel("requests/s (median)")
-    ax.set_title("POST .../run, echo model")
+    ax.set_title(f"POST .../run, echo model, uvicorn on {http.get('stack', '?')}")
     ax.legend()

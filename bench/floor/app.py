@@ -1,6 +1,8 @@
 """The floor's HTTP side: a bare Litestar app answering `POST /api/v1/agents/{name}/run` (and
 `GET /health`), served by `uvicorn.run` with the arguments `agentkeep serve` passes (one worker,
-uvicorn's default loop and HTTP implementation, log level warning, its access-log default).
+the same event loop and HTTP parser, `server_stack()`: uvloop + httptools where they import, log
+level warning, its access-log default). Like `agentkeep serve`, it says on stderr which stack it
+serves on ("Serving on uvloop + httptools."), and the bench reads that line from both.
 
     python -m bench.floor --database-url sqlite:///path.db --port 8001
     python -m bench.floor --database-url postgresql://user@host/db --port 8001
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from typing import Any, Protocol
 
 import msgspec
@@ -18,6 +21,7 @@ from litestar import Litestar, get, post
 from litestar.datastructures import State
 from litestar.exceptions import NotFoundException
 
+from agentkeep.entrypoints.cli.serve import describe_stack, server_stack
 from bench.floor.postgres import PostgresFloor
 from bench.floor.sqlite import SqliteFloor
 
@@ -73,6 +77,8 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8001)
     args = parser.parse_args()
     os.environ[DATABASE_URL] = args.database_url
+    stack: dict[str, Any] = dict(server_stack())
+    print(f"Serving on {describe_stack(stack)}.", file=sys.stderr, flush=True)
     uvicorn.run(
         "bench.floor.app:create_app",
         factory=True,
@@ -81,4 +87,5 @@ def main() -> None:
         workers=None,
         log_level="warning",
         timeout_graceful_shutdown=30,
+        **stack,
     )

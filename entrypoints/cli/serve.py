@@ -13,6 +13,7 @@ the command exits 0.
 
 from __future__ import annotations
 
+import importlib
 import ipaddress
 import os
 import secrets
@@ -37,6 +38,9 @@ DEFAULT_AGENT = "assistant"
 APP = "agentkeep.entrypoints.http.app:create_app"
 GRACEFUL_SECONDS = 30
 """How long SIGTERM waits for the requests in flight before it cancels them."""
+FAST_STACK = {"loop": ("uvloop", "asyncio"), "http": ("httptools", "h11")}
+"""uvicorn's event loop and HTTP parser: the fast one (`uvicorn[standard]` installs it), else the
+pure-Python fallback. uvloop + httptools answer 1.6-2x the requests/s of asyncio + h11."""
 
 
 @click.command()
@@ -64,7 +68,9 @@ def serve(cli: CliContext, host: str, port: int, workers: int | None, no_migrate
         key = secrets.token_urlsafe(24)
         os.environ["AGENTKEEP_API_KEYS"] = key
         _print_first_steps(host, port, key)
-    options: dict[str, Any] = {"host": host, "port": port, "log_level": "warning"}
+    stack = server_stack()
+    click.echo(f"Serving on {describe_stack(stack)}.", err=True)
+    options: dict[str, Any] = {"host": host, "port": port, "log_level": "warning", **stack}
     if (workers or 1) > 1:
         config = uvicorn.Config(
             APP, factory=True, workers=workers, timeout_graceful_shutdown=GRACEFUL_SECONDS, **options
@@ -76,6 +82,25 @@ def serve(cli: CliContext, host: str, port: int, workers: int | None, no_migrate
     # the signal again against the handler it found: let that be a clean exit, as with workers.
     signal.signal(signal.SIGTERM, lambda _signal, _frame: sys.exit(0))
     uvicorn.run(APP, factory=True, timeout_graceful_shutdown=GRACEFUL_SECONDS, **options)
+
+
+def server_stack() -> dict[str, str]:
+    """uvicorn's `loop` and `http` options: uvloop and httptools where they import, asyncio and h11
+    where they do not (a platform without wheels, a minimal install). Chosen here, not by uvicorn's
+    "auto", so that the command can say which it serves on."""
+    return {option: fast if _importable(fast) else fallback for option, (fast, fallback) in FAST_STACK.items()}
+
+
+def describe_stack(stack: dict[str, str]) -> str:
+    return f"{stack['loop']} + {stack['http']}"
+
+
+def _importable(module: str) -> bool:
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        return False
+    return True
 
 
 class _Workers(Multiprocess):
