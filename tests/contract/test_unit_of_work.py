@@ -1,4 +1,5 @@
-"""Units of work: nothing is kept unless committed; `run()` commits, or rolls back on an error."""
+"""Units of work: nothing is kept unless committed; `run()` commits, or rolls back on an error; once a
+repository raised, the unit of work refuses every call until it is left."""
 
 from __future__ import annotations
 
@@ -10,10 +11,10 @@ from typing import Any
 import pytest
 
 from agentkeep.adapters.storage.memory import MemoryStorage
-from agentkeep.domain.errors import Conflict
+from agentkeep.domain.errors import Conflict, NotFound
 from agentkeep.domain.paging import Paging
-from agentkeep.domain.ports import Storage, UnitOfWork
-from tests.support.builders import a_user, add
+from agentkeep.domain.ports import Storage, UnitOfWork, UnitOfWorkAborted
+from tests.support.builders import a_bio, a_user, add, an_agent
 
 
 class Boom(Exception):
@@ -91,6 +92,62 @@ async def test_a_conflict_rolls_back_the_whole_unit_of_work(storage: Storage) ->
 
     with pytest.raises(Conflict):
         await add(storage, earlier, a_user(email="taken@example.com"))
+
+    assert await storage.run(lambda uow: uow.users.get(earlier.id)) is None
+    assert await user_count(storage) == 1
+
+
+async def test_after_a_repository_raised_every_call_and_the_commit_are_refused(storage: Storage) -> None:
+    # PostgreSQL refuses every statement of a transaction after a failed one; every adapter
+    # refuses the same, so that a use case that goes on after an error fails on each of them.
+    await add(storage, a_user(email="taken@example.com"))
+    earlier = a_user()
+
+    async with storage.unit_of_work() as uow:
+        await uow.users.add(earlier)
+        with pytest.raises(Conflict):
+            await uow.users.add(a_user(email="taken@example.com"))
+
+        with pytest.raises(UnitOfWorkAborted) as refused:
+            await uow.users.list(Paging())  # a read
+        assert isinstance(refused.value.__cause__, Conflict)
+        with pytest.raises(UnitOfWorkAborted):
+            await uow.agents.add(an_agent())  # a write, on another repository
+        with pytest.raises(UnitOfWorkAborted):
+            await uow.idempotency_keys.get("POST /api/v1/users", "k")
+        with pytest.raises(UnitOfWorkAborted):
+            await uow.commit()
+
+    # Left, it rolled back: the write made before the error is gone; a new one works as ever.
+    assert await storage.run(lambda uow: uow.users.get(earlier.id)) is None
+    assert await user_count(storage) == 1
+
+
+async def test_a_not_found_from_a_repository_aborts_the_unit_of_work_too(storage: Storage) -> None:
+    async with storage.unit_of_work() as uow:
+        with pytest.raises(NotFound):
+            await uow.bios.add(a_bio(an_agent()))  # its agent does not exist
+
+        with pytest.raises(UnitOfWorkAborted):
+            await uow.users.add(a_user())
+        with pytest.raises(UnitOfWorkAborted):
+            await uow.commit()
+
+    assert await user_count(storage) == 0
+
+
+async def test_run_refuses_to_commit_work_that_went_on_after_a_repository_raised(storage: Storage) -> None:
+    await add(storage, a_user(email="taken@example.com"))
+    earlier = a_user()
+
+    async def swallow_the_conflict(uow: UnitOfWork) -> str:
+        await uow.users.add(earlier)
+        with contextlib.suppress(Conflict):
+            await uow.users.add(a_user(email="taken@example.com"))
+        return "carried on"
+
+    with pytest.raises(UnitOfWorkAborted):
+        await storage.run(swallow_the_conflict)
 
     assert await storage.run(lambda uow: uow.users.get(earlier.id)) is None
     assert await user_count(storage) == 1

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import TypeVar
 
+from agentkeep.adapters.storage.aborting import Abort
 from agentkeep.adapters.storage.memory.repositories import (
     MemoryAgentBios,
     MemoryAgents,
@@ -24,37 +25,41 @@ from agentkeep.adapters.storage.memory.repositories import (
 )
 from agentkeep.adapters.storage.memory.state import Tables, Workspace
 from agentkeep.domain.models import Message
-from agentkeep.domain.ports import (
-    AgentBios,
-    Agents,
-    IdempotencyKeys,
-    Memories,
-    Messages,
-    ProfileMetadata,
-    Sessions,
-    UnitOfWork,
-    Users,
+from agentkeep.domain.ports.backfill import (
+    AgentBiosBackfill,
+    AgentsBackfill,
+    MemoriesBackfill,
+    MessagesBackfill,
+    ProfileMetadataBackfill,
+    SessionsBackfill,
+    UsersBackfill,
 )
+from agentkeep.domain.ports.idempotency_keys import IdempotencyKeys
+from agentkeep.domain.ports.unit_of_work import UnitOfWork
 
 T = TypeVar("T")
 
 
 class MemoryUnitOfWork:
-    """The repositories of one unit of work, over its own copy of the tables."""
+    """The repositories of one unit of work, over its own copy of the tables (the runtime and
+    the backfill ports both). Once a repository raised, it refuses every call, as PostgreSQL
+    does (`adapters.storage.aborting`)."""
 
     def __init__(self, storage: MemoryStorage) -> None:
         self._storage = storage
-        self._workspace = Workspace(storage.tables.copy())
-        self.users: Users = MemoryUsers(self._workspace)
-        self.agents: Agents = MemoryAgents(self._workspace)
-        self.bios: AgentBios = MemoryAgentBios(self._workspace)
-        self.profiles: ProfileMetadata = MemoryProfileMetadata(self._workspace)
-        self.sessions: Sessions = MemorySessions(self._workspace)
-        self.messages: Messages = MemoryMessages(self._workspace)
-        self.memories: Memories = MemoryMemories(self._workspace)
-        self.idempotency_keys: IdempotencyKeys = MemoryIdempotencyKeys(self._workspace)
+        self._workspace = workspace = Workspace(storage.tables.copy())
+        self._abort = abort = Abort()
+        self.users: UsersBackfill = abort.guard(MemoryUsers(workspace))
+        self.agents: AgentsBackfill = abort.guard(MemoryAgents(workspace))
+        self.bios: AgentBiosBackfill = abort.guard(MemoryAgentBios(workspace))
+        self.profiles: ProfileMetadataBackfill = abort.guard(MemoryProfileMetadata(workspace))
+        self.sessions: SessionsBackfill = abort.guard(MemorySessions(workspace))
+        self.messages: MessagesBackfill = abort.guard(MemoryMessages(workspace))
+        self.memories: MemoriesBackfill = abort.guard(MemoryMemories(workspace))
+        self.idempotency_keys: IdempotencyKeys = abort.guard(MemoryIdempotencyKeys(workspace))
 
     async def commit(self) -> None:
+        self._abort.check()
         self._storage.tables = self._workspace.tables
         # Work after a commit goes on in a new transaction, as it does on a SQL connection.
         self._workspace.tables = self._storage.tables.copy()

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from agentkeep.adapters.storage.aborting import Abort
 from agentkeep.adapters.storage.sql.executor import Executor
 from agentkeep.adapters.storage.sql.repositories import (
     SqlAgentBios,
@@ -19,14 +20,14 @@ from agentkeep.adapters.storage.sql.repositories import (
 )
 from agentkeep.domain.models import Message
 from agentkeep.domain.ports import (
-    AgentBios,
-    Agents,
+    AgentBiosBackfill,
+    AgentsBackfill,
     IdempotencyKeys,
-    Memories,
-    Messages,
-    ProfileMetadata,
-    Sessions,
-    Users,
+    MemoriesBackfill,
+    MessagesBackfill,
+    ProfileMetadataBackfill,
+    SessionsBackfill,
+    UsersBackfill,
 )
 
 #: The schema revision Alembic stamped (the storages' `schema_revision()`).
@@ -36,27 +37,31 @@ T = TypeVar("T")
 
 
 class SqlUnitOfWork:
-    """The repositories of one transaction. Leaving it without `commit()` rolls back."""
+    """The repositories of one transaction. Leaving it without `commit()` rolls back. Once a
+    repository raised, every call and `commit()` raise, as PostgreSQL refuses every statement
+    after a failed one (`adapters.storage.aborting`): SQLite does the same through it."""
 
     def __init__(
         self, executor: Executor, commit: Callable[[], Awaitable[None]], rollback: Callable[[], Awaitable[None]]
     ):
         users, messages = SqlUsers(executor), SqlMessages(executor)
-        self.users: Users = users
-        self.agents: Agents = SqlAgents(executor)
-        self.bios: AgentBios = SqlAgentBios(executor)
-        self.profiles: ProfileMetadata = SqlProfileMetadata(executor)
+        self._abort = abort = Abort()
+        self.users: UsersBackfill = abort.guard(users)
+        self.agents: AgentsBackfill = abort.guard(SqlAgents(executor))
+        self.bios: AgentBiosBackfill = abort.guard(SqlAgentBios(executor))
+        self.profiles: ProfileMetadataBackfill = abort.guard(SqlProfileMetadata(executor))
         # A session may be added with its new owner and its first message (one statement on
         # PostgreSQL): on SQLite it adds them through their own repositories.
-        self.sessions: Sessions = SqlSessions(executor, users=users, messages=messages)
-        self.messages: Messages = messages
-        self.memories: Memories = SqlMemories(executor)
-        self.idempotency_keys: IdempotencyKeys = SqlIdempotencyKeys(executor)
+        self.sessions: SessionsBackfill = abort.guard(SqlSessions(executor, users=users, messages=messages))
+        self.messages: MessagesBackfill = abort.guard(messages)
+        self.memories: MemoriesBackfill = abort.guard(SqlMemories(executor))
+        self.idempotency_keys: IdempotencyKeys = abort.guard(SqlIdempotencyKeys(executor))
         self._commit = commit
         self._rollback = rollback
         self.done = False
 
     async def commit(self) -> None:
+        self._abort.check()
         await self._commit()
         self.done = True
 
