@@ -2,6 +2,8 @@
 
 * http: POST .../run under wrk, agentkeep against its floor app (`bench.http_run`, `bench.floor`);
 * history: the last 50 messages of a session at growing database sizes (`bench.history`);
+* turn: one turn in-process through `RunAgent` on a 1,000-message session, then its last 50
+  messages read back, against the raw `sqlite3` turn (`bench.turn`);
 * migrate: migrate-agents against raw executemany and a commit per row, and its peak RSS
   (`bench.migrate_agents`, in a child process).
 
@@ -10,7 +12,7 @@ wrk run): it checks that everything works, says nothing of speed, and writes to 
 directory so the real figures stay. PostgreSQL is measured on the server of `--postgres` (default:
 $AGENTKEEP_TEST_POSTGRES_URL), in databases made and dropped for the run.
 
-    python -m bench [--quick] [--postgres URL] [--only http,history,migrate] [--runs N] [--seconds S]
+    python -m bench [--quick] [--postgres URL] [--only http,history,turn,migrate] [--runs N] [--seconds S]
 """
 
 from __future__ import annotations
@@ -31,13 +33,14 @@ from typing import Any
 from agentkeep.adapters.storage.sql.dialect import mask_url
 from bench.history import PER_SESSION, WARMUP, run_history
 from bench.http_run import WrkSettings, run_http
-from bench.report import Row, history_rows, http_rows, migrate_rows, table, write_json, write_plot
+from bench.report import Row, history_rows, http_rows, migrate_rows, table, turn_rows, write_json, write_plot
+from bench.turn import run_turn
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 MIGRATE_RESULT = RESULTS / "migrate_agents.json"  # where bench.migrate_agents writes its figures
 SMOKE_RESULTS = Path(tempfile.gettempdir()) / "agentkeep-bench-smoke"
-PARTS = ("http", "history", "migrate")
+PARTS = ("http", "history", "turn", "migrate")
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,7 @@ class Plan:
     wrk: WrkSettings
     history_sizes: list[int]
     history_reads: int
+    turns: int  # per round of the in-process turn (as many rounds as `runs`, at least 3 unless quick)
     migrate_profiles: int
     migrate_rss: str  # the profile counts whose peak RSS is measured
 
@@ -64,6 +68,7 @@ class Plan:
             wrk=WrkSettings(seconds=args.seconds or (1 if quick else 10), warmup=1 if quick else 2, runs=runs),
             history_sizes=[1_000, 10_000] if quick else [10_000, 100_000, 1_000_000],
             history_reads=100 if quick else 1000,
+            turns=30 if quick else 500,
             migrate_profiles=2_000 if quick else 100_000,
             migrate_rss="2000" if quick else "100000,1000000",
         )
@@ -127,13 +132,25 @@ def measure_history(plan: Plan) -> tuple[Any, list[Row], str]:
     return figures, history_rows(figures), note
 
 
+def measure_turn(plan: Plan) -> tuple[Any, list[Row], str]:
+    rounds = plan.runs if plan.quick else max(plan.runs, 3) * 2 - 1
+    _progress(f"turn: {rounds} round(s) of {plan.turns} turns, agentkeep and raw sqlite3 in turn")
+    figures = run_turn(plan.turns, rounds)
+    note = (
+        f"turn: RunAgent (echo, message_limit 50) on a 1,000-message SQLite session, then its last 50"
+        f" read back, against the raw sqlite3 turn (same statements, PRAGMAS); median ms of {rounds}"
+        f" round(s) of {plan.turns} turns"
+    )
+    return figures, turn_rows(figures), note
+
+
 def measure_migrate(plan: Plan) -> tuple[Any, list[Row], str]:
     _progress("migrate: bench.migrate_agents")
     figures = run_migrate(plan.migrate_profiles, plan.migrate_rss, runs=plan.runs, keep_previous=plan.quick)
     return figures, migrate_rows(figures), f"migrate-agents on SQLite: median of {plan.runs} run(s)"
 
 
-MEASURE = {"http": measure_http, "history": measure_history, "migrate": measure_migrate}
+MEASURE = {"http": measure_http, "history": measure_history, "turn": measure_turn, "migrate": measure_migrate}
 
 
 def write(report: dict[str, Any], rows: list[Row], directory: Path, stem: str) -> None:

@@ -94,6 +94,11 @@ def history_rows(history: dict[str, dict[str, float]]) -> list[Row]:
     return rows
 
 
+def turn_rows(turn: dict[str, Any]) -> list[Row]:
+    what = "in-process turn ms, SQLite (floor: raw sqlite3)"
+    return [Row(what, turn["agentkeep_ms"], turn["raw_ms"], Bar("≤", 5.0))]
+
+
 def migrate_rows(migrate: dict[str, Any]) -> list[Row]:
     profiles = _count(str(migrate["profiles"]))
     seconds = migrate["agentkeep_s"]

@@ -35,7 +35,7 @@ async def seed(storage: SqliteStorage | PostgresStorage, messages: int) -> tuple
     agent, user = Agent(name="bench"), User()
     session = Session(user_id=user.id, agent_id=agent.id, name="bench")
 
-    async def work(uow: UnitOfWork) -> None:
+    async with storage.unit_of_work() as uow:  # a backfill unit of work: it takes batches
         await uow.agents.add(agent)
         await uow.users.add(user)
         await uow.sessions.add(session)
@@ -45,8 +45,7 @@ async def seed(storage: SqliteStorage | PostgresStorage, messages: int) -> tuple
                 for i in range(messages)
             ]
         )
-
-    await storage.run(work)
+        await uow.commit()
     return agent.id, session.id
 
 

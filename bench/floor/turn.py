@@ -13,11 +13,13 @@ JSON_COLUMNS = ("tool_calls", "tool_outputs", "context", "usage")
 
 
 def decoded(row: Mapping[str, Any]) -> dict[str, Any]:
-    """A message row, every column, its JSON columns decoded."""
+    """A message row, every column, its JSON columns decoded. Most of them hold `[]` or `{}`: those
+    skip the parser (as agentkeep's decoders do), so the floor is the fastest plain code."""
     message = dict(row)
     for column in JSON_COLUMNS:
-        if message[column] is not None:
-            message[column] = json.loads(message[column])
+        value = message[column]
+        if value is not None:
+            message[column] = [] if value == "[]" else {} if value == "{}" else json.loads(value)
     return message
 
 

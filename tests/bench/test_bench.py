@@ -14,7 +14,8 @@ from agentkeep.adapters.storage.sql.database import open_storage
 from bench.databases import AGENT, asyncpg_dsn, prepare, sqlite_url
 from bench.floor.app import open_floor
 from bench.http_run import parse_wrk
-from bench.report import Bar, Row, http_rows
+from bench.report import Bar, Row, http_rows, turn_rows
+from bench.turn import run_turn
 
 # wrk 4.1's report; it pads the 99% line with a space when the figure is in seconds.
 WRK_REPORT = "\n".join(
@@ -113,3 +114,12 @@ def test_errors_of_either_app_miss_the_bar() -> None:
     rows = http_rows({"sqlite": {"session": {"agentkeep": figures, "floor": failing_floor}}})
     errors = rows[-1]
     assert (errors.agentkeep, errors.floor, errors.ratio, errors.met) == (0, 1, None, False)
+
+
+def test_the_in_process_turn_runs_both_sides_and_is_judged_against_five_times_raw() -> None:
+    figures = run_turn(turns=5, rounds=1)
+    assert figures["agentkeep_ms"] > 0 and figures["raw_ms"] > 0
+    (row,) = turn_rows(figures)
+    assert row.ratio == figures["agentkeep_ms"] / figures["raw_ms"]
+    assert turn_rows({"agentkeep_ms": 5.0, "raw_ms": 1.0})[0].met is True
+    assert turn_rows({"agentkeep_ms": 5.1, "raw_ms": 1.0})[0].met is False

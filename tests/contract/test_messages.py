@@ -65,6 +65,31 @@ async def test_every_field_round_trips(storage: Storage) -> None:
     assert await storage.run(lambda uow: uow.messages.get(message.id)) == message
 
 
+async def test_last_reads_every_field_back_as_written(storage: Storage) -> None:
+    """`last` decodes a page in one go (on SQL, a JSON array the database builds): every field
+    comes back exact, numbers that need 17 digits, escapes and a system prompt included."""
+    _, _, session = await seed(storage)
+    tricky = {"sum": 0.1 + 0.2, "tiny": 5e-324, "big": 2**62, "neg": -0.0, "esc": 'tab\t"q" \\ \u2028 \x01 é'}
+    message = a_message(
+        session,
+        role=Role.ASSISTANT,
+        text_content='Voilà — 答え 🎉 "quoted" \\ \n\x01',
+        media_url="https://example.com/cat.png",
+        mime_type="image/png",
+        message_type="image",
+        tool_calls=[ToolCall(id="call_1", name="search", arguments={"q": "ünï", "nested": [tricky, None]})],
+        tool_outputs=[ToolOutput(tool_call_id="call_1", name="search", content=[1.5, "x", tricky])],
+        context={"channel": tricky},
+        usage=Usage(model="m", request_tokens=12, response_tokens=5, total_tokens=17, duration_ms=0.1 + 0.7),
+        system_prompt="You are helpful.\n{{rules}}",
+        created_at=at(1),
+    )
+    plain = a_message(session, created_at=at(2))
+    await add(storage, message, plain)
+
+    assert await storage.run(lambda uow: uow.messages.last(session.id, 2)) == [message, plain]
+
+
 async def test_one_system_prompt_serves_many_messages(storage: Storage) -> None:
     _, _, session = await seed(storage)
     prompt = "Be brief. " * 50

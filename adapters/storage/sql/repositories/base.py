@@ -11,6 +11,7 @@ from sqlalchemy import ColumnElement, Select, Table, func, select, update
 from agentkeep.adapters.storage.sql.executor import Executor
 from agentkeep.adapters.storage.sql.prepared import Prepared
 from agentkeep.adapters.storage.sql.repositories import bulk
+from agentkeep.adapters.storage.sql.repositories.json_pages import PAGE, list_of
 from agentkeep.domain.paging import Paging
 from agentkeep.domain.patches import Patch
 from agentkeep.domain.values import utcnow
@@ -53,7 +54,7 @@ class SqlRepository:
         return None if row is None else model.model_validate(dict(row))
 
     async def _all(self, model: type[M], stmt: Select[Any]) -> list[M]:
-        return [model.model_validate(dict(row)) for row in (await self._x.execute(stmt)).mappings()]
+        return list_of(model).validate_python((await self._x.execute(stmt)).mappings().all())
 
     async def _first(self, model: type[M], query: Prepared, params: Mapping[str, Any]) -> M | None:
         """The first row of a prepared query as `model`; None when there is none."""
@@ -61,8 +62,14 @@ class SqlRepository:
         return model.model_validate(rows[0]) if rows else None
 
     async def _every(self, model: type[M], query: Prepared, params: Mapping[str, Any]) -> list[M]:
-        """Every row of a prepared query as `model`."""
-        return [model.model_validate(row) for row in await self._x.rows(query, params)]
+        """Every row of a prepared query as `model`, validated in one call."""
+        return list_of(model).validate_python(await self._x.rows(query, params))
+
+    async def _json_page(self, model: type[M], query: Prepared, params: Mapping[str, Any]) -> list[M]:
+        """The rows of a `json_pages.json_page` statement as `model`: the database's JSON array,
+        validated straight from its text in one call."""
+        rows = await self._x.rows(query, params)
+        return list_of(model).validate_json(rows[0][PAGE])
 
     async def _present(self, column: Any, keys: Collection[T]) -> set[T]:
         """Which of `keys` are stored in `column`: one IN list, none when empty."""

@@ -12,6 +12,7 @@ from sqlalchemy import bindparam, select, update
 from agentkeep.adapters.storage.sql.dialect import POSTGRES, SQLITE, insert_ignoring
 from agentkeep.adapters.storage.sql.prepared import Prepared, insert_row
 from agentkeep.adapters.storage.sql.repositories.base import SqlRepository, entity_columns
+from agentkeep.adapters.storage.sql.repositories.json_pages import json_page
 from agentkeep.adapters.storage.sql.repositories.leases import RELEASE, RELEASED
 from agentkeep.adapters.storage.sql.repositories.message_rows import MESSAGE_COLUMNS, message_row, prompt_id
 from agentkeep.adapters.storage.sql.tables import messages, system_prompts
@@ -27,12 +28,22 @@ _ROWS = select(*entity_columns(messages, Message), system_prompts.c.text.label("
 
 _ADD = Prepared(insert_row(messages, MESSAGE_COLUMNS))
 _BY_ID = Prepared(_ROWS.where(messages.c.id == bindparam("id")))
-# Newest first, so the (session_id, created_at, seq) index stops after `limit` rows.
-_LAST = Prepared(
-    _ROWS.where(messages.c.session_id == bindparam("session_id"))
-    .order_by(*(c.desc() for c in _ORDER))
-    .limit(bindparam("limit"))
-)
+# Newest first, so the (session_id, created_at, seq) index stops after `limit` rows; the rows as
+# one JSON array the database builds (`json_pages`), validated in one call.
+_LAST = {
+    dialect: Prepared(
+        json_page(
+            _ROWS.add_columns(messages.c.seq)
+            .where(messages.c.session_id == bindparam("session_id"))
+            .order_by(*(c.desc() for c in _ORDER))
+            .limit(bindparam("limit")),
+            dialect,
+            order=("created_at", "seq"),
+            hidden=("seq",),
+        )
+    )
+    for dialect in (SQLITE, POSTGRES)
+}
 
 
 _ADD_PROMPT = {
@@ -114,7 +125,8 @@ class SqlMessages(SqlRepository):
     async def last(self, session_id: uuid.UUID, limit: int) -> builtins.list[Message]:
         if limit <= 0:
             return []
-        return list(reversed(await self._every(Message, _LAST, {"session_id": session_id, "limit": limit})))
+        page = await self._json_page(Message, _LAST[self._dialect], {"session_id": session_id, "limit": limit})
+        return page[::-1]
 
     async def update(self, message_id: uuid.UUID, patch: MessagePatch) -> Message | None:
         if patch:
