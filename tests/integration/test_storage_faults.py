@@ -11,9 +11,15 @@ lifted succeeds: a dead pooled connection is thrown away, never handed out again
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import shutil
+import subprocess
+import sys
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -22,10 +28,11 @@ from sqlalchemy import event
 
 from agentkeep.adapters.models.echo import EchoModel
 from agentkeep.adapters.storage.sql.postgres import PostgresStorage
+from agentkeep.adapters.storage.sql.sqlite import SqliteStorage
 from agentkeep.application.run_agent import RunAgent, RunRequest
-from agentkeep.domain import Paging, StorageUnavailable
+from agentkeep.domain import Message, Paging, ReadMode, StorageUnavailable
 from agentkeep.domain.ports import UnitOfWork
-from tests.support.builders import add, an_agent
+from tests.support.builders import a_message, a_session, a_user, add, an_agent
 
 #: A unit of work's body, and what it should have written (checked absent after a fault).
 Work = Callable[[UnitOfWork], Awaitable[Any]]
@@ -142,3 +149,271 @@ async def test_connections_killed_repeatedly_under_load_fail_as_unavailable_and_
     assert [r.message for r in results] == ["after"] * 4
     for _ in range(8):
         assert (await run("assistant", run_request("again"))).message == "again"
+
+
+# --- Each kind of statement, on each database -------------------------------------------------
+
+
+class World:
+    """A user, an agent and a session of theirs, stored; and entities a fault must not leave."""
+
+    def __init__(self) -> None:
+        self.user, self.agent = a_user(), an_agent()
+        self.session = a_session(self.user, self.agent)
+        self.before = a_user()  # written in the same unit of work, before the faulty statement
+
+    async def store(self, storage: Any) -> None:
+        await add(storage, self.user, self.agent, self.session)
+
+    def message(self, size: int = 10) -> Message:
+        return a_message(self.session, text_content="x" * size)
+
+
+#: A statement of each kind a repository runs, through the executor method it uses:
+#: `rows` (a prepared read), `execute` (a Core read and write), `write`, `write_bound` (the
+#: backfills' bulk writes); "commit" runs no statement of its own (the fault lands on COMMIT).
+STATEMENTS: dict[str, Callable[[UnitOfWork, World, int], Awaitable[Any]]] = {
+    "read": lambda uow, w, size: uow.agents.get(w.agent.id),
+    "core read": lambda uow, w, size: uow.memories.for_run(w.agent.id, w.user.id, ReadMode.SYSTEM_PROMPT),
+    "write": lambda uow, w, size: uow.messages.add(w.message(size)),
+    "core write": lambda uow, w, size: uow.agents.add(an_agent(system_prompt="x" * size)),
+    "bulk write": lambda uow, w, size: uow.users.add_many([a_user(user_data={"x": "x" * size}) for _ in range(50)]),
+    "commit": lambda uow, w, size: asyncio.sleep(0),
+}
+WRITES = ["write", "core write", "bulk write"]
+
+
+async def stored_users(storage: Any) -> int:
+    _, total = await storage.run(lambda uow: uow.users.list(Paging(page_size=1)))
+    return int(total)
+
+
+@pg
+@pytest.mark.parametrize("kind", list(STATEMENTS))
+async def test_postgres_a_statement_on_a_terminated_connection_is_unavailable_and_the_next_succeeds(
+    postgres: tuple[PostgresStorage, Killer], kind: str
+) -> None:
+    storage, killer = postgres
+    world = World()
+    await world.store(storage)
+    statement = STATEMENTS[kind]
+
+    async def work(uow: UnitOfWork) -> None:
+        await uow.users.add(world.before)
+        assert await killer.kill() == 1  # this unit of work's connection, mid-transaction
+        await statement(uow, world, 10)
+
+    with pytest.raises(StorageUnavailable):
+        await storage.run(work)
+    assert await storage.run(lambda uow: uow.users.get(world.before.id)) is None  # nothing partial
+    users = await stored_users(storage)
+    await storage.run(lambda uow: statement(uow, world, 10))  # at once: no dead connection is handed out
+    assert await stored_users(storage) == users + (50 if kind == "bulk write" else 0)
+
+
+@pg
+async def test_postgres_a_reply_whose_connection_is_terminated_mid_statement_is_unavailable(
+    postgres: tuple[PostgresStorage, Killer], pg_schema: str, postgres_url: str
+) -> None:
+    storage, killer = postgres
+    world = World()
+    await world.store(storage)
+    reply = world.message()
+    locker = await asyncpg.connect(postgres_url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        # The reply's statement gives the session's lease back: it waits on this lock, in
+        # flight, when its connection is terminated.
+        transaction = locker.transaction()
+        await transaction.start()
+        await locker.execute(f'LOCK TABLE "{pg_schema}".sessions IN SHARE MODE')
+        storing = asyncio.create_task(storage.add_reply(reply, "token"))
+        await asyncio.sleep(0.3)
+        assert not storing.done()
+        assert await killer.kill() == 1
+        with pytest.raises(StorageUnavailable):
+            await asyncio.wait_for(storing, 10)
+        await transaction.rollback()
+    finally:
+        await locker.close()
+    assert await storage.run(lambda uow: uow.messages.get(reply.id)) is None
+    await storage.add_reply(reply, "token")  # at once
+    assert await storage.run(lambda uow: uow.messages.get(reply.id)) is not None
+
+
+@pg
+async def test_postgres_runs_cancelled_mid_statement_never_leave_a_connection_busy(
+    postgres: tuple[PostgresStorage, Killer],
+) -> None:
+    """A task cancelled while its statement runs (a client gone, a timeout) leaves its asyncpg
+    connection cancelling that statement: it must not be handed to the next unit of work, which
+    would fail with `another operation is in progress` (two operations at once)."""
+    storage, _ = postgres
+    await add(storage, an_agent(name="assistant"))
+    run = RunAgent(storage, Models(), session_wait=5.0)
+    cancelled = 0
+    for round_ in range(30):
+        tasks = [asyncio.create_task(run("assistant", run_request())) for _ in range(6)]
+        await asyncio.sleep(0.0005 * (round_ % 10))
+        for task in tasks[::2]:
+            cancelled += task.cancel()
+        for outcome in await asyncio.gather(*tasks, return_exceptions=True):
+            assert outcome is None or not isinstance(outcome, Exception), repr(outcome)
+    assert cancelled > 0
+    results = await asyncio.gather(*(run("assistant", run_request("after")) for _ in range(8)))
+    assert [r.message for r in results] == ["after"] * 8
+
+
+# SQLite: a full disk.
+
+
+@pytest.fixture
+async def sqlite(tmp_path: Path) -> AsyncIterator[SqliteStorage]:
+    storage = SqliteStorage(f"sqlite:///{tmp_path}/faults.db", busy_timeout=0.3)
+    await storage.create_schema()
+    try:
+        yield storage
+    finally:
+        await storage.close()
+
+
+def _limit_pages(storage: SqliteStorage, extra: int | None) -> None:
+    """`PRAGMA max_page_count` on the storage's connection: the file may grow by `extra`
+    pages (None: no limit)."""
+    driver: Any = storage._connect().connection.dbapi_connection
+    pages = driver.execute("PRAGMA page_count").fetchone()[0]
+    driver.execute(f"PRAGMA max_page_count = {pages + extra if extra is not None else 4294967294}")
+
+
+@pytest.mark.parametrize("kind", WRITES)
+async def test_sqlite_a_write_on_a_full_disk_is_unavailable_and_the_next_succeeds(
+    sqlite: SqliteStorage, kind: str
+) -> None:
+    world = World()
+    await world.store(sqlite)
+    statement = STATEMENTS[kind]
+    _limit_pages(sqlite, 2)
+
+    async def work(uow: UnitOfWork) -> None:
+        await uow.users.add(world.before)
+        await statement(uow, world, 100_000)  # more than two pages
+
+    with pytest.raises(StorageUnavailable):
+        await sqlite.run(work)
+    assert await sqlite.run(lambda uow: uow.agents.get(world.agent.id)) is not None  # reads still answer
+    _limit_pages(sqlite, None)  # space is freed
+    assert await sqlite.run(lambda uow: uow.users.get(world.before.id)) is None  # nothing partial
+    users = await stored_users(sqlite)
+    await sqlite.run(lambda uow: statement(uow, world, 100_000))
+    assert await stored_users(sqlite) == users + (50 if kind == "bulk write" else 0)
+
+
+async def test_sqlite_a_reply_on_a_full_disk_is_unavailable_and_the_next_succeeds(sqlite: SqliteStorage) -> None:
+    world = World()
+    await world.store(sqlite)
+    reply = world.message(100_000)
+    _limit_pages(sqlite, 2)
+    with pytest.raises(StorageUnavailable):
+        await sqlite.add_reply(reply, "token")
+    _limit_pages(sqlite, None)
+    assert await sqlite.run(lambda uow: uow.messages.get(reply.id)) is None
+    await sqlite.add_reply(reply, "token")
+    assert await sqlite.run(lambda uow: uow.messages.get(reply.id)) is not None
+
+
+@contextlib.contextmanager
+def small_disk(directory: Path, size: str = "1m") -> Iterator[Path]:
+    """A tmpfs of `size` mounted on `directory` (root only: a skip otherwise)."""
+    directory.mkdir()
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("mounting a small tmpfs needs root")
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(directory)], check=False)
+    if mounted.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        yield directory
+    finally:
+        subprocess.run(["umount", "-l", str(directory)], check=False)
+
+
+async def test_sqlite_a_commit_on_a_full_disk_is_unavailable_and_the_next_succeeds(tmp_path: Path) -> None:
+    """The statements fit in the page cache; the disk runs full as COMMIT writes them out."""
+    with small_disk(tmp_path / "disk") as disk:
+        storage = SqliteStorage(f"sqlite:///{disk}/full.db", busy_timeout=0.3)
+        try:
+            await storage.create_schema()
+            world = World()
+            await world.store(storage)
+            filler = disk / "filler"
+            with contextlib.suppress(OSError), filler.open("wb") as f:
+                while True:  # the disk, full to the last block
+                    f.write(b"\0" * 4096)
+                    f.flush()
+            statements_done = False
+
+            async def work(uow: UnitOfWork) -> None:
+                nonlocal statements_done
+                await uow.users.add(world.before)
+                await uow.messages.add(world.message(200_000))
+                statements_done = True
+
+            with pytest.raises(StorageUnavailable):
+                await storage.run(work)
+            assert statements_done  # it was the commit that failed
+            filler.unlink()
+            assert await storage.run(lambda uow: uow.users.get(world.before.id)) is None
+            await storage.run(work)
+            assert await storage.run(lambda uow: uow.users.get(world.before.id)) is not None
+        finally:
+            await storage.close()
+
+
+# SQLite: the write lock held by another process past the busy timeout.
+
+
+@contextlib.contextmanager
+def write_lock_held(path: Path) -> Iterator[None]:
+    """Another process holds `BEGIN IMMEDIATE` on the database until the block ends."""
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sqlite3, sys\n"
+            f"c = sqlite3.connect({str(path)!r}, isolation_level=None)\n"
+            "c.execute('BEGIN IMMEDIATE')\n"
+            "print('held', flush=True)\n"
+            "sys.stdin.read()\n",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        yield
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.close()
+        holder.wait(10)
+
+
+@pytest.mark.parametrize("kind", list(STATEMENTS))
+async def test_sqlite_a_unit_of_work_locked_out_past_the_wait_is_unavailable_and_the_next_succeeds(
+    sqlite: SqliteStorage, tmp_path: Path, kind: str
+) -> None:
+    world = World()
+    await world.store(sqlite)
+    statement = STATEMENTS[kind]
+
+    async def work(uow: UnitOfWork) -> None:
+        await uow.users.add(world.before)
+        await statement(uow, world, 10)
+
+    with write_lock_held(tmp_path / "faults.db"):
+        started = time.monotonic()
+        with pytest.raises(StorageUnavailable):
+            await sqlite.run(work)
+        assert time.monotonic() - started >= 0.25  # it waited its busy timeout
+        with pytest.raises(StorageUnavailable):
+            await sqlite.add_reply(world.message(), "token")
+    await sqlite.run(work)  # the lock is gone: at once
+    assert await sqlite.run(lambda uow: uow.users.get(world.before.id)) is not None

@@ -125,7 +125,8 @@ class SqliteStorage(RunsWork):
     def _end_turn(self) -> None:
         """Leave the group open for the units of work ready to run, with a flush queued behind
         them; commit it now when it is full."""
-        assert self._group is not None
+        if self._group is None:
+            return  # the group's transaction was lost (`_end_group`): nothing is left to commit
         if self._group.members >= self.GROUP_MAX:
             self._commit_group()
         elif self._flusher is None:
