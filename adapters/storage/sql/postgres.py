@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from agentkeep.adapters.storage.sql.dialect import POSTGRES, json_dumps, json_loads, mask_url, normalize_url
 from agentkeep.adapters.storage.sql.errors import Translated
 from agentkeep.adapters.storage.sql.executor import AsyncExecutor
-from agentkeep.adapters.storage.sql.repositories import SqlMessages
+from agentkeep.adapters.storage.sql.repositories.messages import SqlMessages
 from agentkeep.adapters.storage.sql.tables import metadata
 from agentkeep.adapters.storage.sql.unit_of_work import REVISION_QUERY, RunsWork, SqlUnitOfWork
 from agentkeep.domain.errors import StorageUnavailable

@@ -8,16 +8,12 @@ from typing import Any, TypeVar
 
 from agentkeep.adapters.storage.aborting import Abort
 from agentkeep.adapters.storage.sql.executor import Executor
-from agentkeep.adapters.storage.sql.repositories import (
-    SqlAgentBios,
-    SqlAgents,
-    SqlIdempotencyKeys,
-    SqlMemories,
-    SqlMessages,
-    SqlProfileMetadata,
-    SqlSessions,
-    SqlUsers,
-)
+from agentkeep.adapters.storage.sql.repositories.agents import SqlAgentBios, SqlAgents, SqlProfileMetadata
+from agentkeep.adapters.storage.sql.repositories.idempotency import SqlIdempotencyKeys
+from agentkeep.adapters.storage.sql.repositories.memories import SqlMemories
+from agentkeep.adapters.storage.sql.repositories.messages import SqlMessages
+from agentkeep.adapters.storage.sql.repositories.sessions import SqlSessions
+from agentkeep.adapters.storage.sql.repositories.users import SqlUsers
 from agentkeep.domain.models import Message
 from agentkeep.domain.ports import (
     AgentBiosBackfill,

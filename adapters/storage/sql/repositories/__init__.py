@@ -1,19 +1,7 @@
-"""The SQL repositories, one module per aggregate, all written on an `Executor`."""
+"""The SQL repositories, one module per aggregate, all written on an `Executor` (`executor.py`).
 
-from agentkeep.adapters.storage.sql.repositories.agents import SqlAgentBios, SqlAgents, SqlProfileMetadata
-from agentkeep.adapters.storage.sql.repositories.idempotency import SqlIdempotencyKeys
-from agentkeep.adapters.storage.sql.repositories.memories import SqlMemories
-from agentkeep.adapters.storage.sql.repositories.messages import SqlMessages
-from agentkeep.adapters.storage.sql.repositories.sessions import SqlSessions
-from agentkeep.adapters.storage.sql.repositories.users import SqlUsers
-
-__all__ = [
-    "SqlAgentBios",
-    "SqlAgents",
-    "SqlIdempotencyKeys",
-    "SqlMemories",
-    "SqlMessages",
-    "SqlProfileMetadata",
-    "SqlSessions",
-    "SqlUsers",
-]
+A repository module never imports another (the unit of work, `unit_of_work.py`, assembles them
+and hands one to another where it needs it) nor the unit of work; what several share (`base`,
+`bulk`, `leases`, `message_rows`, `json_pages`) is apart. import-linter holds both rules
+(`pyproject.toml`). This package imports nothing, so any of its modules can be imported first.
+"""
