@@ -8,8 +8,9 @@ changes (`Prepared` statements, compiled once per dialect and handed to the driv
 (`unit_of_work.py`) an executor on it, and commits or rolls back.
 
 Every driver error on that path, whichever executor method, BEGIN, COMMIT, ROLLBACK, connection
-checkout or `schema_revision` raised it, on either dialect, passes through `translated()` below,
-and only there becomes a domain error:
+checkout or `schema_revision` raised it, on either dialect, passes through `Translated` below
+(`with translated:` on SQLite, the executor's own `with self.translated:` on PostgreSQL), and only
+there becomes a domain error:
 
 * an integrity violation names its constraint: a duplicate is a `Conflict` naming its field, a
   missing parent a `NotFound`, a broken check `Invalid`;
