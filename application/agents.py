@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 
+from agentkeep.application.idempotency import KeyedCreate
 from agentkeep.application.inputs import AgentReplacement, Counts, NewAgent, NewBio
 from agentkeep.domain.errors import Invalid, NotFound
 from agentkeep.domain.models import Agent, AgentBio, AgentProfileMetadata
@@ -26,9 +27,17 @@ class AgentService:
     def __init__(self, storage: Storage) -> None:
         self._storage = storage
 
-    async def create(self, data: NewAgent) -> Agent:
+    async def create(self, data: NewAgent, keyed: KeyedCreate[Agent] | None = None) -> Agent:
+        """Create the agent; with `keyed`, keep the request's answer in the same unit of work."""
         agent = data.build()
-        return await self._storage.run(lambda uow: uow.agents.add(agent))
+
+        async def work(uow: UnitOfWork) -> Agent:
+            created = await uow.agents.add(agent)
+            if keyed is not None:
+                await keyed.keep(uow.idempotency_keys, created)
+            return created
+
+        return await self._storage.run(work)
 
     async def get(self, id_or_name: str) -> Agent:
         return await self._storage.run(lambda uow: find_agent(uow, id_or_name))
@@ -84,10 +93,16 @@ class AgentService:
         items, total = await self._storage.run(work)
         return Page(items, total, paging)
 
-    async def add_bio(self, id_or_name: str, data: NewBio) -> AgentBio:
+    async def add_bio(self, id_or_name: str, data: NewBio, keyed: KeyedCreate[AgentBio] | None = None) -> AgentBio:
+        """Add a bio (the agent's current one from now); with `keyed`, keep the request's answer
+        in the same unit of work."""
+
         async def work(uow: UnitOfWork) -> AgentBio:
             agent = await find_agent(uow, id_or_name)
-            return await uow.bios.add(data.build(agent.id))
+            bio = await uow.bios.add(data.build(agent.id))
+            if keyed is not None:
+                await keyed.keep(uow.idempotency_keys, bio)
+            return bio
 
         return await self._storage.run(work)
 

@@ -7,9 +7,10 @@ One key is one row (`IdempotencyKeys`), so this holds across every process shari
    with one key, one inserts the row. The others find it: sent with another request (route path
    or body) → 409 `idempotency_key_reused`; still running → 409 `idempotency_key_in_progress`;
    answered → that answer, replayed, and nothing else is done.
-2. **Work, and keep the answer.** A create keeps it in the create's own transaction (see
-   `AnsweringStorage`): the row and the answer commit together or not at all, so not even a crash
-   makes a retry create twice. A run spans three transactions and a model call; its answer is
+2. **Work, and keep the answer.** A create keeps it in the create's own transaction: its use case
+   is handed a `KeyedCreate` and calls `keep(uow.idempotency_keys, result)` in the unit of work
+   that writes the row, so the row and the answer commit together or not at all, and not even a
+   crash makes a retry create twice. A run spans three transactions and a model call; its answer is
    kept in a transaction of its own once it has one.
 3. **An error that wrote nothing releases the claim** (every 4xx: SPEC §3 and §5 promise they
    write nothing; a storage failure): the retry is evaluated afresh, which cannot repeat anything
@@ -28,16 +29,14 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
-from contextvars import ContextVar
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Generic, TypeVar
 
 from agentkeep.domain.errors import Conflict, StorageUnavailable
 from agentkeep.domain.idempotency import Answer, IdempotencyRecord
-from agentkeep.domain.models import Message
+from agentkeep.domain.ports.idempotency_keys import IdempotencyKeys
 from agentkeep.domain.ports.unit_of_work import Storage, UnitOfWork
 from agentkeep.domain.values import utcnow
 
@@ -81,22 +80,27 @@ class Idempotency:
         self._claim_for = timedelta(seconds=claim_for)
 
     async def create(
-        self, request: KeyedRequest, work: Callable[[], Awaitable[T]], render: Callable[[T], Answer]
+        self,
+        request: KeyedRequest,
+        work: Callable[[KeyedCreate[T]], Awaitable[T]],
+        render: Callable[[T], Answer],
     ) -> Outcome:
-        """A create, once: `work` makes the row through a use case on an `AnsweringStorage`,
-        whose transaction keeps `render(result)` with it."""
+        """A create, once: `work(keyed)` runs the create's use case, which keeps `render(result)`
+        with its row by `keyed.keep(...)` in its own unit of work. A use case that did not keep
+        it is a bug (RuntimeError); its row may be written, so the key stays claimed until the
+        claim expires rather than freed for a retry that would create a second one."""
         held = await self._claim(request)
         if isinstance(held, Answer):
             return Outcome(held, replayed=True)
-        async with _answering(held, render, self._ttl) as pending:
-            try:
-                await work()
-            except BaseException:
-                await self._release(held)
-                raise
-        if pending.answer is None:
-            raise RuntimeError("the create's use case does not run on an AnsweringStorage: its answer was not kept")
-        return Outcome(pending.answer, replayed=False)
+        keyed = KeyedCreate(held, render, self._ttl)
+        try:
+            await work(keyed)
+        except BaseException:
+            await self._release(held)
+            raise
+        if keyed.answer is None:
+            raise RuntimeError("the create's use case did not keep its answer (KeyedCreate.keep)")
+        return Outcome(keyed.answer, replayed=False)
 
     async def run(
         self,
@@ -182,70 +186,25 @@ def _token(claim: IdempotencyRecord) -> str:
     return claim.token
 
 
-@dataclass(slots=True)
-class _Pending:
-    """A keyed create in flight in this task: the claim, how to render the answer, and (once the
-    create's transaction has it) the answer."""
+class KeyedCreate(Generic[T]):
+    """A create sent with an `Idempotency-Key`, as its use case is handed it: the claim on the key,
+    and how to render the create's result as the answer to replay. The use case calls `keep` in
+    the unit of work that writes its row, before that unit of work commits (the claim's token
+    goes with the answer, so a second commit that kept it too would be refused a `Conflict`)."""
 
-    claim: IdempotencyRecord
-    render: Callable[[Any], Answer]
-    ttl: timedelta
-    started: bool = False
-    answer: Answer | None = None
+    def __init__(self, claim: IdempotencyRecord, render: Callable[[T], Answer], ttl: timedelta) -> None:
+        self._claim = claim
+        self._render = render
+        self._ttl = ttl
+        #: The answer kept (once `keep` has run; it commits with the unit of work `keep` ran in).
+        self.answer: Answer | None = None
 
-    async def keep(self, uow: UnitOfWork, result: Any) -> None:
-        answer = self.render(result)
-        claim = self.claim
-        kept = await uow.idempotency_keys.complete(claim.route, claim.key, _token(claim), answer, utcnow() + self.ttl)
-        if not kept:  # our claim expired and another request took the key: it does the work
+    async def keep(self, keys: IdempotencyKeys, result: T) -> None:
+        """Store the answer to `result` on the key, through the unit of work's `keys`. Conflict
+        (`idempotency_key_in_progress`) when our claim expired and another request took the key:
+        that one does the work, so this unit of work must not commit."""
+        answer = self._render(result)
+        claim = self._claim
+        if not await keys.complete(claim.route, claim.key, _token(claim), answer, utcnow() + self._ttl):
             raise Conflict(f"another request took over this {HEADER}", code=IN_PROGRESS, key=HEADER)
         self.answer = answer
-
-
-_PENDING: ContextVar[_Pending | None] = ContextVar("agentkeep_idempotent_create", default=None)
-
-
-@asynccontextmanager
-async def _answering(
-    claim: IdempotencyRecord, render: Callable[[Any], Answer], ttl: timedelta
-) -> AsyncIterator[_Pending]:
-    pending = _Pending(claim, render, ttl)
-    reset = _PENDING.set(pending)
-    try:
-        yield pending
-    finally:
-        _PENDING.reset(reset)
-
-
-class AnsweringStorage:
-    """The storage the create use cases are given: `storage` itself, except while
-    `Idempotency.create` is in flight in the calling task. Then the first unit of work that
-    `run` runs (the create's only one) also keeps the request's answer, in the same transaction,
-    so the row and its answer commit together. A context variable carries the request down,
-    through use cases that know nothing of keys."""
-
-    def __init__(self, storage: Storage) -> None:
-        self._storage = storage
-
-    def unit_of_work(self) -> contextlib.AbstractAsyncContextManager[UnitOfWork]:
-        return self._storage.unit_of_work()
-
-    async def run(self, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
-        pending = _PENDING.get()
-        if pending is None or pending.started:
-            return await self._storage.run(work)
-        pending.started = True
-        keeping = pending
-
-        async def work_and_answer(uow: UnitOfWork) -> T:
-            result = await work(uow)
-            await keeping.keep(uow, result)
-            return result
-
-        return await self._storage.run(work_and_answer)
-
-    async def add_reply(self, message: Message, token: str) -> None:
-        await self._storage.add_reply(message, token)
-
-    async def close(self) -> None:
-        await self._storage.close()

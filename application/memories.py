@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Sequence
 
 from agentkeep.application.agents import find_agent
+from agentkeep.application.idempotency import KeyedCreate
 from agentkeep.application.inputs import NewMemory
 from agentkeep.application.sessions import find_session
 from agentkeep.application.users import find_user
@@ -35,15 +36,23 @@ class MemoryService:
     def __init__(self, storage: Storage) -> None:
         self._storage = storage
 
-    async def create(self, data: NewMemory) -> Memory:
+    async def create(self, data: NewMemory, keyed: KeyedCreate[Memory] | None = None) -> Memory:
+        """Create the memory; with `keyed`, keep the request's answer in the same unit of work."""
+
         async def work(uow: UnitOfWork) -> Memory:
-            return await uow.memories.add(await _build(uow, data))
+            memory = await uow.memories.add(await _build(uow, data))
+            if keyed is not None:
+                await keyed.keep(uow.idempotency_keys, memory)
+            return memory
 
         return await self._storage.run(work)
 
-    async def create_batch(self, items: Sequence[NewMemory]) -> list[Memory]:
+    async def create_batch(
+        self, items: Sequence[NewMemory], keyed: KeyedCreate[list[Memory]] | None = None
+    ) -> list[Memory]:
         """Create every memory in one transaction, or none: the first bad item (unknown parent,
-        duplicate in the database or earlier in the batch) fails the batch, naming its index."""
+        duplicate in the database or earlier in the batch) fails the batch, naming its index.
+        With `keyed`, keep the request's answer in the same transaction."""
         if not 1 <= len(items) <= MAX_BATCH:
             raise Invalid(f"must hold 1 to {MAX_BATCH} memories", key="items")
 
@@ -60,6 +69,8 @@ class MemoryService:
                     created.append(await uow.memories.add(memory))
                 except DomainError as e:
                     raise _at_index(e, index) from None
+            if keyed is not None:
+                await keyed.keep(uow.idempotency_keys, created)
             return created
 
         return await self._storage.run(work)

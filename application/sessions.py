@@ -7,6 +7,7 @@ import uuid
 from dataclasses import dataclass
 
 from agentkeep.application.agents import find_agent
+from agentkeep.application.idempotency import KeyedCreate
 from agentkeep.application.inputs import NewSession
 from agentkeep.application.users import find_user
 from agentkeep.domain.errors import NotFound
@@ -45,11 +46,16 @@ class SessionService:
     def __init__(self, storage: Storage) -> None:
         self._storage = storage
 
-    async def create(self, data: NewSession) -> Session:
+    async def create(self, data: NewSession, keyed: KeyedCreate[Session] | None = None) -> Session:
+        """Create the session; with `keyed`, keep the request's answer in the same unit of work."""
+
         async def work(uow: UnitOfWork) -> Session:
             agent = await find_agent(uow, data.agent_id, key="agent_id")
             await find_user(uow, data.user_id)
-            return await uow.sessions.add(data.build(agent.id))
+            session = await uow.sessions.add(data.build(agent.id))
+            if keyed is not None:
+                await keyed.keep(uow.idempotency_keys, session)
+            return session
 
         return await self._storage.run(work)
 

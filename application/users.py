@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from agentkeep.application.idempotency import KeyedCreate
 from agentkeep.application.inputs import NewUser
 from agentkeep.domain.errors import NotFound
 from agentkeep.domain.models import User
@@ -25,9 +26,17 @@ class UserService:
     def __init__(self, storage: Storage) -> None:
         self._storage = storage
 
-    async def create(self, data: NewUser) -> User:
+    async def create(self, data: NewUser, keyed: KeyedCreate[User] | None = None) -> User:
+        """Create the user; with `keyed`, keep the request's answer in the same unit of work."""
         user = data.build()
-        return await self._storage.run(lambda uow: uow.users.add(user))
+
+        async def work(uow: UnitOfWork) -> User:
+            created = await uow.users.add(user)
+            if keyed is not None:
+                await keyed.keep(uow.idempotency_keys, created)
+            return created
+
+        return await self._storage.run(work)
 
     async def get(self, user_id: uuid.UUID) -> User:
         return await self._storage.run(lambda uow: find_user(uow, user_id))

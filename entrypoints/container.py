@@ -17,7 +17,7 @@ from agentkeep.adapters.models.registry import ModelRegistry
 from agentkeep.adapters.storage.sql.database import PostgresStorage, SqliteStorage
 from agentkeep.adapters.storage.sql.dialect import SQLITE, normalize_url
 from agentkeep.application.agents import AgentService
-from agentkeep.application.idempotency import AnsweringStorage, Idempotency
+from agentkeep.application.idempotency import Idempotency
 from agentkeep.application.import_automagik import ImportAutomagik
 from agentkeep.application.memories import MemoryService
 from agentkeep.application.migrate_agents import MigrateAgents
@@ -69,12 +69,10 @@ class Container(containers.DeclarativeContainer):
         session_wait=settings.provided.session_wait,
         lease=providers.Callable(lambda timeout: timeout + 30.0, settings.provided.model_timeout),
     )
-    # The creates keep an Idempotency-Key's answer in their own transaction (see `AnsweringStorage`).
-    answering_storage = providers.Singleton(AnsweringStorage, storage)
-    agents = providers.Singleton(AgentService, storage=answering_storage)
-    users = providers.Singleton(UserService, storage=answering_storage)
-    sessions = providers.Singleton(SessionService, storage=answering_storage)
-    memories = providers.Singleton(MemoryService, storage=answering_storage)
+    agents = providers.Singleton(AgentService, storage=storage)
+    users = providers.Singleton(UserService, storage=storage)
+    sessions = providers.Singleton(SessionService, storage=storage)
+    memories = providers.Singleton(MemoryService, storage=storage)
     idempotency = providers.Singleton(
         Idempotency,
         storage=storage,

@@ -31,7 +31,9 @@ class AgentRoutes(Controller):
         services: NamedDependency[Services],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[Agent]:
-        return await respond(request, idempotency_key, services.idempotency, lambda: services.agents.create(data))
+        return await respond(
+            request, idempotency_key, services.idempotency, lambda keyed: services.agents.create(data, keyed)
+        )
 
     @get("/", summary="List agents")
     async def list_agents(
@@ -90,7 +92,10 @@ class AgentRoutes(Controller):
         idempotency_key: IdempotencyKey = None,
     ) -> Response[AgentBio]:
         return await respond(
-            request, idempotency_key, services.idempotency, lambda: services.agents.add_bio(agent_id_or_name, data)
+            request,
+            idempotency_key,
+            services.idempotency,
+            lambda keyed: services.agents.add_bio(agent_id_or_name, data, keyed),
         )
 
     @get("/{agent_id_or_name:str}/profile-metadata", summary="Read an agent's profile metadata")

@@ -18,7 +18,15 @@ from litestar.params import HeaderParameter
 from pydantic import BaseModel
 from pydantic_core import to_json
 
-from agentkeep.application.idempotency import HEADER, IN_PROGRESS, REUSED, Idempotency, KeyedRequest, Outcome
+from agentkeep.application.idempotency import (
+    HEADER,
+    IN_PROGRESS,
+    REUSED,
+    Idempotency,
+    KeyedCreate,
+    KeyedRequest,
+    Outcome,
+)
 from agentkeep.domain.errors import DomainError, Invalid
 from agentkeep.domain.idempotency import Answer
 from agentkeep.entrypoints.http.errors import INTERNAL_ERROR, domain_error_handler, status_of
@@ -85,14 +93,18 @@ async def respond(
     request: Request[Any, Any, Any],
     key: str | None,
     idempotency: Idempotency,
-    work: Callable[[], Awaitable[T]],
+    work: Callable[[KeyedCreate[T] | None], Awaitable[T]],
     *,
     status: int = 201,
+    body: Callable[[T], Any] | None = None,
 ) -> Response[Any]:
-    """A create's response: `work()`'s result, or with a key, its answer kept (or replayed)."""
+    """A create's response: `body(work(None))` (the result itself without `body`), or with a key,
+    its answer replayed, or `work(keyed)`'s, which the create's use case keeps in its own unit
+    of work (`KeyedCreate.keep`)."""
+    shape: Callable[[T], Any] = body or (lambda result: result)
     if key is None:
-        return Response(await work(), status_code=status)
-    outcome = await idempotency.create(await _keyed(request, key), work, lambda result: _answer(status, result))
+        return Response(shape(await work(None)), status_code=status)
+    outcome = await idempotency.create(await _keyed(request, key), work, lambda result: _answer(status, shape(result)))
     return _response(outcome)
 
 

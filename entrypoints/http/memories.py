@@ -41,7 +41,9 @@ class MemoryRoutes(Controller):
         services: NamedDependency[Services],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[Memory]:
-        return await respond(request, idempotency_key, services.idempotency, lambda: services.memories.create(data))
+        return await respond(
+            request, idempotency_key, services.idempotency, lambda keyed: services.memories.create(data, keyed)
+        )
 
     @post("/batch", summary="Create 1..100 memories in one transaction, or none", responses=RESPONSES)
     async def create_batch(
@@ -57,10 +59,13 @@ class MemoryRoutes(Controller):
         except ValidationError as e:
             raise Invalid.from_validation_error(e) from None
 
-        async def create() -> dict[str, list[Memory]]:
-            return {"items": await services.memories.create_batch(items)}
-
-        return await respond(request, idempotency_key, services.idempotency, create)
+        return await respond(
+            request,
+            idempotency_key,
+            services.idempotency,
+            lambda keyed: services.memories.create_batch(items, keyed),
+            body=lambda memories: {"items": memories},
+        )
 
     @get("/", summary="List memories")
     async def list_memories(

@@ -33,7 +33,9 @@ class SessionRoutes(Controller):
         services: NamedDependency[Services],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[Session]:
-        return await respond(request, idempotency_key, services.idempotency, lambda: services.sessions.create(data))
+        return await respond(
+            request, idempotency_key, services.idempotency, lambda keyed: services.sessions.create(data, keyed)
+        )
 
     @get("/", summary="List sessions, newest first")
     async def list_sessions(

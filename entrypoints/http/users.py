@@ -32,7 +32,9 @@ class UserRoutes(Controller):
         services: NamedDependency[Services],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[User]:
-        return await respond(request, idempotency_key, services.idempotency, lambda: services.users.create(data))
+        return await respond(
+            request, idempotency_key, services.idempotency, lambda keyed: services.users.create(data, keyed)
+        )
 
     @get("/", summary="List users")
     async def list_users(

@@ -1,5 +1,6 @@
 """Idempotency keys: one claim wins, live records stay, expired ones give way, answers keep; and a
-keyed create keeps its answer in its own transaction, on every adapter."""
+keyed create keeps its answer in its own transaction (its use case calls `KeyedCreate.keep`), on
+every adapter."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from agentkeep.application.idempotency import IN_PROGRESS, AnsweringStorage, Idempotency, KeyedRequest
+from agentkeep.application.idempotency import IN_PROGRESS, Idempotency, KeyedCreate, KeyedRequest
 from agentkeep.application.inputs import NewUser
 from agentkeep.application.users import UserService
 from agentkeep.domain.errors import Conflict, StorageUnavailable
@@ -144,12 +145,12 @@ async def test_of_concurrent_claims_of_one_key_exactly_one_wins(storage: Storage
 
 
 async def test_a_keyed_create_keeps_its_answer_with_its_row(storage: Storage) -> None:
-    users = UserService(AnsweringStorage(storage))
+    users = UserService(storage)
     request = KeyedRequest.of(ROUTE, "k", "/users", b"{}")
     before = utcnow()
 
     outcome = await Idempotency(storage, ttl=60, claim_for=600).create(
-        request, lambda: users.create(NewUser()), lambda user: Answer(201, user.model_dump_json())
+        request, lambda keyed: users.create(NewUser(), keyed), lambda user: Answer(201, user.model_dump_json())
     )
 
     stored = await get(storage, "k")
@@ -161,14 +162,14 @@ async def test_a_keyed_create_keeps_its_answer_with_its_row(storage: Storage) ->
 
 
 async def test_a_keyed_create_whose_claim_was_taken_meanwhile_creates_nothing(storage: Storage) -> None:
-    users = UserService(AnsweringStorage(storage))
+    users = UserService(storage)
     request = KeyedRequest.of(ROUTE, "k", "/users", b"{}")
     taker = IdempotencyRecord(ROUTE, "k", request.fingerprint, utcnow() + timedelta(hours=1), token="o" * 32)
 
-    async def create_after_a_takeover() -> User:
+    async def create_after_a_takeover(keyed: KeyedCreate[User]) -> User:
         # As when our claim outlived `claim_for`: another request took the key, and does the work.
         await storage.run(lambda uow: uow.idempotency_keys.claim(taker, utcnow() + timedelta(days=1)))
-        return await users.create(NewUser())
+        return await users.create(NewUser(), keyed)
 
     with pytest.raises(Conflict) as raised:
         await Idempotency(storage, ttl=60, claim_for=600).create(
@@ -178,6 +179,24 @@ async def test_a_keyed_create_whose_claim_was_taken_meanwhile_creates_nothing(st
     assert raised.value.code == IN_PROGRESS
     assert (await storage.run(lambda uow: uow.users.list(Paging())))[1] == 0
     assert await get(storage, "k") == taker
+
+
+async def test_a_keyed_create_that_does_not_keep_its_answer_fails_and_holds_its_key(storage: Storage) -> None:
+    # A create's use case must say it keeps the answer: one that forgets is a bug, not a
+    # silently unanswered key. Its row was written, so the key stays claimed (a retry is 409
+    # until the claim expires) rather than freed for a retry that would create a second row.
+    users = UserService(storage)
+    request = KeyedRequest.of(ROUTE, "k", "/users", b"{}")
+
+    with pytest.raises(RuntimeError, match="did not keep its answer"):
+        await Idempotency(storage, ttl=60, claim_for=600).create(
+            request, lambda keyed: users.create(NewUser()), lambda _: Answer(201, "{}")
+        )
+
+    held = await get(storage, "k")
+    assert held is not None
+    assert (held.token is not None, held.answer) == (True, None)
+    assert (await storage.run(lambda uow: uow.users.list(Paging())))[1] == 1
 
 
 RUN_ROUTE = "POST /api/v1/agents/{agent_id_or_name}/run"
