@@ -11,6 +11,9 @@ import uuid
 from typing import Annotated
 
 from pydantic import BeforeValidator
+from pydantic_core import core_schema
+
+from agentkeep.domain.values import NativeFirstInJson
 
 #: Namespace of every id derived from a legacy source (SPEC §4, §7). Never change it: the ids of
 #: migrated rows, and the UUIDs that integer user ids map to, are computed from it.
@@ -124,8 +127,20 @@ def parse_user_id(value: object) -> uuid.UUID:
     raise ValueError("must be a UUID or an integer")
 
 
-AgentId = Annotated[str, BeforeValidator(parse_agent_id)]
+AgentId = Annotated[
+    str,
+    BeforeValidator(parse_agent_id),
+    # 32 lower-case hex characters, as stored, without Python; a did: and any other form through
+    # `parse_agent_id`.
+    NativeFirstInJson(core_schema.str_schema(pattern=_HEX32.pattern, strict=True)),
+]
 """An agent id: 32 lower-case hex characters or a `did:` string."""
 
-UserId = Annotated[uuid.UUID, BeforeValidator(parse_user_id)]
+UserId = Annotated[
+    uuid.UUID,
+    BeforeValidator(parse_user_id),
+    # A UUID string (the forms `uuid.UUID` reads, bar its looser hyphens) parsed without Python;
+    # a legacy integer, or a string of digits, through `parse_user_id`.
+    NativeFirstInJson(core_schema.uuid_schema(strict=True)),
+]
 """A user id: a UUID; a legacy integer is accepted and mapped (SPEC §7)."""

@@ -7,7 +7,7 @@ result processors (UUIDs, timestamps, JSON text) and a `model_validate`. A page 
 Python one `validate_json` of the whole array (Rust): the same checks, the same models (the
 contract tests read every field back), at a fraction of the cost. Values in the JSON are what the
 processors would have made of the columns: SQLite's stored text (32-hex UUIDs, naive UTC
-timestamps, which `Timestamp` reads as UTC; JSON columns embedded with `json()`), PostgreSQL's own
+timestamps given a `Z`; JSON columns embedded with `json()`), PostgreSQL's own
 JSON forms (`to_json` of a UUID, a `timestamptz`, a JSONB value).
 """
 
@@ -23,6 +23,7 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.sql import ColumnElement
 
 from agentkeep.adapters.storage.sql.dialect import POSTGRES, SQLITE
+from agentkeep.adapters.storage.sql.tables import UtcDateTime
 
 PAGE = "page"
 """The one column of a JSON page statement: the page's rows as a JSON array of objects."""
@@ -44,7 +45,7 @@ def json_page(
     page = rows.subquery("page_rows")
     columns = [c for c in page.c if c.key not in hidden]
     if dialect == SQLITE:
-        fields = [part for c in columns for part in (_name(c), func.json(c) if _is_json(c) else c)]
+        fields = [part for c in columns for part in (_name(c), _sqlite_value(c))]
         built: Any = func.json_group_array(func.json_object(*fields))  # `[]` when there is no row
     elif dialect == POSTGRES:
         fields = [part for c in columns for part in (_name(c), c)]
@@ -67,3 +68,13 @@ def _name(column: ColumnElement[Any]) -> ColumnElement[str]:
 
 def _is_json(column: ColumnElement[Any]) -> bool:
     return isinstance(column.type, JSON)
+
+
+def _sqlite_value(column: ColumnElement[Any]) -> ColumnElement[Any]:
+    """A column as SQLite's page holds it: a JSON column embedded, a timestamp (stored naive UTC)
+    with its `Z`, so that pydantic-core reads it aware without calling back into Python."""
+    if _is_json(column):
+        return func.json(column)
+    if isinstance(column.type, UtcDateTime):
+        return type_coerce(column, Text).op("||")(literal_column("'Z'"))
+    return column
