@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import bindparam, select
 
 from agentkeep.adapters.storage.sql.dialect import insert
-from agentkeep.adapters.storage.sql.prepared import Prepared
+from agentkeep.adapters.storage.sql.prepared import Prepared, insert_row
 from agentkeep.adapters.storage.sql.repositories import bulk
 from agentkeep.adapters.storage.sql.repositories.base import SqlRepository, entity_columns, row_values
 from agentkeep.adapters.storage.sql.tables import agent as agents
@@ -34,6 +34,8 @@ _BIO_COLUMNS = entity_columns(bios, AgentBio)
 _BIO_ORDER = (bios.c.created_at, bios.c.seq)
 _AGENTS_WITH_BIOS = bulk.KeyedRows(select(bios.c.agent_id).distinct(), bios.c.agent_id)
 
+_ADD_AGENT = Prepared(insert_row(agents, [c.name for c in entity_columns(agents, Agent)]))
+_ADD_BIO = Prepared(insert_row(bios, [c.name for c in _BIO_COLUMNS]))
 _AGENT_BY_ID = Prepared(select(agents).where(agents.c.id == bindparam("id")))
 _AGENT_BY_NAME = Prepared(select(agents).where(agents.c.name == bindparam("name")))
 _LATEST_BIO = Prepared(
@@ -69,7 +71,7 @@ class SqlAgents(SqlRepository):
     table = agents
 
     async def add(self, agent: Agent) -> Agent:
-        await self._x.execute(agents.insert().values(**row_values(agent)))
+        await self._x.write(_ADD_AGENT, row_values(agent))
         return agent
 
     async def get(self, agent_id: str) -> Agent | None:
@@ -129,7 +131,7 @@ class SqlAgentBios(SqlRepository):
     table = bios
 
     async def add(self, bio: AgentBio) -> AgentBio:
-        await self._x.execute(bios.insert().values(**row_values(bio)))
+        await self._x.write(_ADD_BIO, row_values(bio))
         return bio
 
     async def get(self, bio_id: uuid.UUID) -> AgentBio | None:

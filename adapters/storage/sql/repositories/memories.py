@@ -9,8 +9,9 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, case, or_, select
 
+from agentkeep.adapters.storage.sql.prepared import Prepared, insert_row
 from agentkeep.adapters.storage.sql.repositories import bulk
-from agentkeep.adapters.storage.sql.repositories.base import SqlRepository, row_values
+from agentkeep.adapters.storage.sql.repositories.base import SqlRepository, entity_columns, row_values
 from agentkeep.adapters.storage.sql.tables import memories
 from agentkeep.domain.models import Memory, MemoryKey
 from agentkeep.domain.paging import Paging
@@ -18,6 +19,7 @@ from agentkeep.domain.patches import MemoryPatch
 from agentkeep.domain.values import ReadMode
 
 _ORDER = (memories.c.created_at, memories.c.id)
+_ADD = Prepared(insert_row(memories, [c.name for c in entity_columns(memories, Memory)]))
 _KEYS = bulk.KeyedRows(
     select(memories.c.name, memories.c.agent_id, memories.c.user_id), memories.c.name, memories.c.agent_id
 )
@@ -32,7 +34,7 @@ class SqlMemories(SqlRepository):
     table = memories
 
     async def add(self, memory: Memory) -> Memory:
-        await self._x.execute(memories.insert().values(**row_values(memory)))
+        await self._x.write(_ADD, row_values(memory))
         return memory
 
     async def add_many(self, batch: Sequence[Memory]) -> list[Memory]:
