@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import builtins
+import functools
 import uuid
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, or_, select
+from sqlalchemy import ColumnElement, bindparam, case, or_, select
 
 from agentkeep.adapters.storage.sql.prepared import Prepared, insert_row
 from agentkeep.adapters.storage.sql.repositories import bulk
@@ -28,6 +29,18 @@ _KEYS = bulk.KeyedRows(
 def _owned_by(user_id: uuid.UUID | None) -> ColumnElement[bool]:
     """The memories of this user, or the agent-wide ones when `user_id` is None."""
     return memories.c.user_id.is_(None) if user_id is None else memories.c.user_id == user_id
+
+
+@functools.cache
+def _for_run(agent_wide_only: bool, unbound_only: bool) -> Prepared:
+    """The memories a run reads (`for_run`), one statement per shape of its owner and session."""
+    agent_wide = memories.c.user_id.is_(None)
+    owner = agent_wide if agent_wide_only else or_(memories.c.user_id == bindparam("user_id"), agent_wide)
+    unbound = memories.c.session_id.is_(None)
+    bound = unbound if unbound_only else or_(unbound, memories.c.session_id == bindparam("session_id"))
+    where = (memories.c.agent_id == bindparam("agent_id"), memories.c.read_mode == bindparam("read_mode"), owner, bound)
+    # The user's own memories first, then the agent-wide ones.
+    return Prepared(select(memories).where(*where).order_by(case((agent_wide, 1), else_=0), *_ORDER))
 
 
 class SqlMemories(SqlRepository):
@@ -86,17 +99,9 @@ class SqlMemories(SqlRepository):
     async def for_run(
         self, agent_id: str, user_id: uuid.UUID | None, read_mode: ReadMode, session_id: uuid.UUID | None = None
     ) -> builtins.list[Memory]:
-        agent_wide = memories.c.user_id.is_(None)
-        owner = agent_wide if user_id is None else or_(memories.c.user_id == user_id, agent_wide)
-        unbound = memories.c.session_id.is_(None)
-        bound = unbound if session_id is None else or_(unbound, memories.c.session_id == session_id)
-        stmt = (
-            select(memories)
-            .where(memories.c.agent_id == agent_id, memories.c.read_mode == read_mode, owner, bound)
-            # The user's own memories first, then the agent-wide ones.
-            .order_by(case((agent_wide, 1), else_=0), *_ORDER)
-        )
-        return await self._all(Memory, stmt)
+        query = _for_run(user_id is None, session_id is None)
+        params = {"agent_id": agent_id, "read_mode": read_mode, "user_id": user_id, "session_id": session_id}
+        return await self._every(Memory, query, params)
 
     async def update(self, memory_id: uuid.UUID, patch: MemoryPatch) -> Memory | None:
         if not patch:

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Insert, Table, bindparam, case, func, literal, or_, select, update
 
-from agentkeep.adapters.storage.sql.dialect import POSTGRES, insert_ignoring
+from agentkeep.adapters.storage.sql.dialect import POSTGRES, SQLITE, insert_ignoring
 from agentkeep.adapters.storage.sql.executor import Executor
 from agentkeep.adapters.storage.sql.prepared import Prepared, insert_row
 from agentkeep.adapters.storage.sql.repositories import bulk
@@ -30,6 +30,15 @@ _ORDER = (sessions.c.created_at, sessions.c.id)
 _COLUMNS = entity_columns(sessions, Session)
 _ROWS = select(*_COLUMNS)
 _ADD = Prepared(insert_row(sessions, [*(c.name for c in _COLUMNS), "run_token", "run_until"]))
+# INSERT ... ON CONFLICT (name) DO NOTHING RETURNING id: a row when it was added.
+_ADD_UNLESS_NAME = {
+    dialect: Prepared(
+        insert_ignoring(sessions, dialect, ["name"])
+        .values({name: bindparam(name) for name in (*(c.name for c in _COLUMNS), "run_token", "run_until")})
+        .returning(sessions.c.id)
+    )
+    for dialect in (SQLITE, POSTGRES)
+}
 _BY_ID = Prepared(_ROWS.where(sessions.c.id == bindparam("id")))
 _BY_NAME = Prepared(_ROWS.where(sessions.c.name == bindparam("name")))
 _BY_IDS = bulk.KeyedRows(_ROWS, sessions.c.id)
@@ -135,8 +144,7 @@ class SqlSessions(SqlRepository):
     async def get_or_create_by_name(self, session: Session, *, lease: RunLease | None = None) -> tuple[Session, bool]:
         if session.name is None:
             raise ValueError("get_or_create_by_name needs a name")
-        stmt = insert_ignoring(sessions, self._dialect, ["name"]).values(**_row(session, lease))
-        created = (await self._x.execute(stmt.returning(sessions.c.id))).first() is not None
+        created = bool(await self._x.rows(_ADD_UNLESS_NAME[self._dialect], _row(session, lease)))
         stored = await self.get_by_name(session.name)
         assert stored is not None  # inserted, or there already
         return stored, created

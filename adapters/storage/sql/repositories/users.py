@@ -8,7 +8,7 @@ from collections.abc import Collection, Sequence
 
 from sqlalchemy import bindparam, select
 
-from agentkeep.adapters.storage.sql.dialect import insert_ignoring
+from agentkeep.adapters.storage.sql.dialect import POSTGRES, SQLITE, insert_ignoring
 from agentkeep.adapters.storage.sql.prepared import Prepared, insert_row
 from agentkeep.adapters.storage.sql.repositories import bulk
 from agentkeep.adapters.storage.sql.repositories.base import SqlRepository, row_values
@@ -21,6 +21,18 @@ _ORDER = (users.c.created_at, users.c.id)
 _ADD = Prepared(insert_row(users))
 _BY_ID = Prepared(select(users).where(users.c.id == bindparam("id")))
 _BY_EMAIL = Prepared(select(users).where(users.c.email == bindparam("email")))
+# INSERT ... ON CONFLICT (id or email) DO NOTHING RETURNING id: a row when it was added.
+_ADD_UNLESS_ID, _ADD_UNLESS_EMAIL = (
+    {
+        dialect: Prepared(
+            insert_ignoring(users, dialect, [column])
+            .values({c.name: bindparam(c.name) for c in users.c})
+            .returning(users.c.id)
+        )
+        for dialect in (SQLITE, POSTGRES)
+    }
+    for column in ("id", "email")
+)
 _BY_IDS = bulk.KeyedRows(select(users), users.c.id)
 _BY_EMAILS = bulk.KeyedRows(select(users), users.c.email)
 
@@ -49,8 +61,7 @@ class SqlUsers(SqlRepository):
         return await self._first(User, _BY_EMAIL, {"email": email.lower()})
 
     async def get_or_create(self, user: User) -> tuple[User, bool]:
-        stmt = insert_ignoring(users, self._dialect, ["id"]).values(**row_values(user)).returning(users.c.id)
-        created = (await self._x.execute(stmt)).first() is not None
+        created = bool(await self._x.rows(_ADD_UNLESS_ID[self._dialect], row_values(user)))
         stored = await self.get(user.id)
         assert stored is not None  # inserted, or there already
         return stored, created
@@ -58,8 +69,7 @@ class SqlUsers(SqlRepository):
     async def get_or_create_by_email(self, user: User) -> tuple[User, bool]:
         if user.email is None:
             raise ValueError("get_or_create_by_email needs an email")
-        stmt = insert_ignoring(users, self._dialect, ["email"]).values(**row_values(user)).returning(users.c.id)
-        created = (await self._x.execute(stmt)).first() is not None
+        created = bool(await self._x.rows(_ADD_UNLESS_EMAIL[self._dialect], row_values(user)))
         stored = await self.get_by_email(user.email)
         assert stored is not None
         return stored, created
