@@ -132,6 +132,12 @@ def _unavailable(error: BaseException, driver: BaseException, sqlstate: str) -> 
         return True  # SQLAlchemy saw a disconnect
     if isinstance(driver, OSError | asyncpg.PostgresConnectionError | asyncpg.ConnectionDoesNotExistError):
         return True  # refused, reset, timed out, closed mid-operation
+    if isinstance(driver, asyncpg.InternalClientError):
+        # asyncpg's protocol is off its rails: on a backend terminated while idle, the server's
+        # FATAL message puts it in its error state until the socket's end is read, and a statement
+        # started meanwhile fails with "cannot switch to state 12; another operation (2) is in
+        # progress". The connection is of no more use (the executor throws it away).
+        return True
     if isinstance(driver, sqlite3.Error):
         code = getattr(driver, "sqlite_errorcode", None)
         if code is None:  # a driver without result codes: SQLite's messages
