@@ -67,15 +67,21 @@ class Translated:
 
     `connection_lost` tells, after an error, whether the connection is now closed (asyncpg's
     `is_closed`): then whatever the driver raised, the connection was lost. `on_unavailable` is
-    called before a `StorageUnavailable` is raised (the connection is to be thrown away)."""
+    called before a `StorageUnavailable` is raised (the connection is to be thrown away). `what`
+    begins its message ("cannot reach <the URL, masked>": the reason follows)."""
 
-    __slots__ = ("_connection_lost", "_on_unavailable")
+    __slots__ = ("_connection_lost", "_on_unavailable", "_what")
 
     def __init__(
-        self, connection_lost: Callable[[], bool] | None = None, on_unavailable: Callable[[], None] | None = None
+        self,
+        connection_lost: Callable[[], bool] | None = None,
+        on_unavailable: Callable[[], None] | None = None,
+        *,
+        what: str = "the database failed",
     ) -> None:
         self._connection_lost = connection_lost
         self._on_unavailable = on_unavailable
+        self._what = what
 
     def __enter__(self) -> None:
         return None
@@ -87,7 +93,7 @@ class Translated:
             translation: DomainError | None = error
         else:
             lost = self._connection_lost is not None and self._connection_lost()
-            translation = domain_error(error, connection_lost=lost)
+            translation = domain_error(error, connection_lost=lost, what=self._what)
         if isinstance(translation, StorageUnavailable) and self._on_unavailable is not None:
             self._on_unavailable()
         if translation is None or translation is error:
@@ -99,7 +105,9 @@ class Translated:
 translated = Translated()
 
 
-def domain_error(error: BaseException, *, connection_lost: bool = False) -> DomainError | None:
+def domain_error(
+    error: BaseException, *, connection_lost: bool = False, what: str = "the database failed"
+) -> DomainError | None:
     """The domain error a driver error means; None when it means a bug."""
     driver = _driver_error(error)
     sqlstate = getattr(driver, "sqlstate", None) or ""
@@ -110,7 +118,7 @@ def domain_error(error: BaseException, *, connection_lost: bool = False) -> Doma
     if sqlstate.startswith("22"):
         return Invalid("a value cannot be stored by this database (a NUL character, or out of range)")
     if connection_lost or _unavailable(error, driver, sqlstate):
-        return StorageUnavailable(f"the database failed: {_reason(driver)}")
+        return StorageUnavailable(f"{what}: {_reason(driver)}")
     return None
 
 

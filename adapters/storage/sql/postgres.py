@@ -56,6 +56,10 @@ class PostgresStorage(RunsWork):
             json_deserializer=json_loads,  # asyncpg's JSONB codec decodes every value with it
         )
 
+        # Reaching the database at all: whatever fails there, it is unavailable (refused, turned
+        # away: no such database, a bad password; `errors.py`).
+        self._reaching = Translated(lambda: True, what=f"cannot reach {mask_url(self.url)}")
+
     @property
     def dialect(self) -> Dialect:
         return self.engine.dialect
@@ -120,7 +124,7 @@ class PostgresStorage(RunsWork):
         (a restart, a failover, an idle-connection reaper: asyncpg saw its socket close) is thrown
         away and the next one taken; no round trip is spent on checking a live one."""
         for _ in range(self.engine.pool.size() + 1):  # type: ignore[attr-defined]
-            with _reaching:
+            with self._reaching:
                 connection = await self.engine.connect()
                 try:
                     driver = (await connection.get_raw_connection()).driver_connection
@@ -141,7 +145,7 @@ class PostgresStorage(RunsWork):
     async def schema_revision(self) -> str | None:
         """The Alembic revision the database is at; None when it was never migrated."""
         async with self._executor() as executor:
-            with _reaching, executor.translated:
+            with self._reaching, executor.translated:
                 if await executor.driver.fetchval("SELECT to_regclass('alembic_version')") is None:
                     return None
                 result = await executor.driver.fetchval(REVISION_QUERY)
@@ -157,8 +161,3 @@ async def _discard(connection: AsyncConnection, driver: asyncpg.Connection) -> N
     driver.terminate()
     await connection.invalidate()
     await connection.close()
-
-
-#: Reaching the database at all: whatever fails there, it is unavailable (refused, turned away:
-#: no such database, a bad password; `errors.py`).
-_reaching = Translated(connection_lost=lambda: True)

@@ -60,6 +60,8 @@ class SqliteStorage(RunsWork):
             json_deserializer=json_loads,
         )
         _configure_sqlite(self.engine, busy_timeout)
+        # Opening the file at all: whatever fails there, the database is unavailable.
+        self._opening = Translated(lambda: True, what=f"cannot open {mask_url(self.url)}")
         self._lock = asyncio.Lock()
         self._connection: Connection | None = None
         self._group: _Group | None = None  # the open transaction's members
@@ -72,7 +74,7 @@ class SqliteStorage(RunsWork):
     def _connect(self) -> Connection:
         connection = self._connection
         if connection is None or connection.closed:
-            with _opening:
+            with self._opening:
                 connection = self._connection = self.engine.connect()
         return connection
 
@@ -215,8 +217,6 @@ class SqliteStorage(RunsWork):
 
 #: Whether Alembic's table exists (`schema_revision`).
 _HAS_REVISION = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
-#: Opening the file at all: whatever fails there, the database is unavailable.
-_opening = Translated(connection_lost=lambda: True)
 
 
 @dataclass(slots=True)
