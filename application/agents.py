@@ -109,7 +109,7 @@ class AgentService:
     async def get_profile(self, id_or_name: str) -> AgentProfileMetadata:
         async def work(uow: UnitOfWork) -> AgentProfileMetadata:
             agent = await find_agent(uow, id_or_name)
-            profile = await uow.profiles.get(agent.id)
+            profile = await uow.profile_metadata.get(agent.id)
             if profile is None:
                 raise NotFound(f"agent {agent.name!r} has no profile metadata", key="profile_metadata")
             return profile
@@ -123,6 +123,6 @@ class AgentService:
         async def work(uow: UnitOfWork) -> tuple[AgentProfileMetadata, bool]:
             agent = await find_agent(uow, id_or_name)
             new = AgentProfileMetadata(agent_id=agent.id, **patch.changes())
-            return await uow.profiles.upsert(new, patch)
+            return await uow.profile_metadata.upsert(new, patch)
 
         return await self._storage.run(work)

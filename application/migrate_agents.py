@@ -94,7 +94,7 @@ class _MigrateBatch:
         holders = {a.name: a.id for a in await uow.agents.get_many_by_name([p.name for p in profiles])}
         known = [p.did for p in profiles if p.did in existing]
         with_bio = await uow.bios.agents_with_bios(known) if known else set()
-        stored_counts = {m.agent_id: _counts_of(m) for m in await uow.profiles.get_many(known)} if known else {}
+        stored_counts = {m.agent_id: _counts_of(m) for m in await uow.profile_metadata.get_many(known)} if known else {}
 
         def taken(name: str, did: str, freed: Collection[str] = ()) -> bool:
             holder = holders.get(name)
@@ -191,7 +191,7 @@ class _Rows:
         await self.uow.agents.update_many(self.updates)
         await self.uow.agents.add_many(self.creates)
         await self.uow.bios.add_many(self.bios)
-        await self.uow.profiles.upsert_many(self.counts)
+        await self.uow.profile_metadata.upsert_many(self.counts)
 
 
 def _check(row: LegacyProfile, tally: Tally) -> _Profile | None:

@@ -116,28 +116,28 @@ async def test_profile_upsert_creates_then_updates_the_same_row(storage: Storage
     first = AgentProfileMetadata(agent_id=agent.id, followers_count=1, follows_count=2, posts_count=3)
     second = AgentProfileMetadata(agent_id=agent.id, followers_count=10, follows_count=20, posts_count=30)
 
-    stored, created = await storage.run(lambda uow: uow.profiles.upsert(first))
-    again, created_again = await storage.run(lambda uow: uow.profiles.upsert(second))
+    stored, created = await storage.run(lambda uow: uow.profile_metadata.upsert(first))
+    again, created_again = await storage.run(lambda uow: uow.profile_metadata.upsert(second))
 
     assert (stored, created) == (first, True)
     assert created_again is False
     assert again.id == first.id
     assert (again.followers_count, again.follows_count, again.posts_count) == (10, 20, 30)
-    assert await storage.run(lambda uow: uow.profiles.get(agent.id)) == again
+    assert await storage.run(lambda uow: uow.profile_metadata.get(agent.id)) == again
 
 
 async def test_profile_upsert_with_partial_counts_keeps_the_others(storage: Storage) -> None:
     agent = an_agent()
     await add(storage, agent)
     await storage.run(
-        lambda uow: uow.profiles.upsert(
+        lambda uow: uow.profile_metadata.upsert(
             AgentProfileMetadata(agent_id=agent.id, followers_count=1, follows_count=2, posts_count=3)
         )
     )
 
     counts = ProfileCounts.parse({"posts_count": 99})
     stored, created = await storage.run(
-        lambda uow: uow.profiles.upsert(AgentProfileMetadata(agent_id=agent.id, posts_count=99), counts)
+        lambda uow: uow.profile_metadata.upsert(AgentProfileMetadata(agent_id=agent.id, posts_count=99), counts)
     )
 
     assert created is False
@@ -149,25 +149,25 @@ async def test_profile_counts_keep_64_bit_values(storage: Storage) -> None:
     await add(storage, agent)
     big = AgentProfileMetadata(agent_id=agent.id, followers_count=2**63 - 1, follows_count=0, posts_count=2**40)
 
-    await storage.run(lambda uow: uow.profiles.upsert(big))
+    await storage.run(lambda uow: uow.profile_metadata.upsert(big))
 
-    assert await storage.run(lambda uow: uow.profiles.get(agent.id)) == big
+    assert await storage.run(lambda uow: uow.profile_metadata.get(agent.id)) == big
 
 
 async def test_profile_of_a_missing_agent_is_not_found(storage: Storage) -> None:
     with pytest.raises(NotFound):
-        await storage.run(lambda uow: uow.profiles.upsert(AgentProfileMetadata(agent_id=uuid.uuid4().hex)))
+        await storage.run(lambda uow: uow.profile_metadata.upsert(AgentProfileMetadata(agent_id=uuid.uuid4().hex)))
 
 
 async def test_profile_get_and_delete(storage: Storage) -> None:
     agent = an_agent()
     await add(storage, agent)
-    assert await storage.run(lambda uow: uow.profiles.get(agent.id)) is None
-    await storage.run(lambda uow: uow.profiles.upsert(AgentProfileMetadata(agent_id=agent.id)))
+    assert await storage.run(lambda uow: uow.profile_metadata.get(agent.id)) is None
+    await storage.run(lambda uow: uow.profile_metadata.upsert(AgentProfileMetadata(agent_id=agent.id)))
 
-    assert await storage.run(lambda uow: uow.profiles.delete(agent.id)) is True
-    assert await storage.run(lambda uow: uow.profiles.delete(agent.id)) is False
-    assert await storage.run(lambda uow: uow.profiles.get(agent.id)) is None
+    assert await storage.run(lambda uow: uow.profile_metadata.delete(agent.id)) is True
+    assert await storage.run(lambda uow: uow.profile_metadata.delete(agent.id)) is False
+    assert await storage.run(lambda uow: uow.profile_metadata.get(agent.id)) is None
 
 
 async def test_resolve_with_bio_reads_the_agent_and_its_current_bio(storage: Storage) -> None:

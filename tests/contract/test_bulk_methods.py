@@ -254,9 +254,11 @@ async def test_upsert_many_profiles_inserts_new_rows_and_updates_stored_ones(sto
     )
     insert = AgentProfileMetadata(agent_id=new.id, followers_count=7, created_at=at(70), updated_at=at(80))
 
-    await storage.run(lambda uow: uow.profiles.upsert_many([update, insert]))
+    await storage.run(lambda uow: uow.profile_metadata.upsert_many([update, insert]))
 
-    rows = {p.agent_id: p for p in await storage.run(lambda uow: uow.profiles.get_many([known.id, new.id, bare.id]))}
+    rows = {
+        p.agent_id: p for p in await storage.run(lambda uow: uow.profile_metadata.get_many([known.id, new.id, bare.id]))
+    }
     assert rows.keys() == {known.id, new.id}
     assert rows[new.id] == insert
     kept = rows[known.id]
@@ -269,9 +271,9 @@ async def test_upsert_many_profiles_without_the_agent_is_not_found_keeping_nothi
     await add(storage, agent)
     batch = [AgentProfileMetadata(agent_id=agent.id), AgentProfileMetadata(agent_id=an_agent().id)]
 
-    await fails_and_keeps_nothing(storage, lambda uow: uow.profiles.upsert_many(batch), NotFound)
+    await fails_and_keeps_nothing(storage, lambda uow: uow.profile_metadata.upsert_many(batch), NotFound)
 
-    assert await storage.run(lambda uow: uow.profiles.get_many([agent.id])) == []
+    assert await storage.run(lambda uow: uow.profile_metadata.get_many([agent.id])) == []
 
 
 # Sessions

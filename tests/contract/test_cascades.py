@@ -117,9 +117,9 @@ async def test_deleting_an_agent_deletes_its_sessions_messages_memories_bios_and
     assert left["other-wide-bound-to-bob"].session_id is None
     assert await storage.run(lambda uow: uow.bios.latest(w.helper.id)) is None
     assert (await storage.run(lambda uow: uow.bios.list(w.helper.id, Paging())))[1] == 0
-    assert await storage.run(lambda uow: uow.profiles.get(w.helper.id)) is None
+    assert await storage.run(lambda uow: uow.profile_metadata.get(w.helper.id)) is None
     assert await storage.run(lambda uow: uow.bios.latest(w.other.id)) is not None
-    assert await storage.run(lambda uow: uow.profiles.get(w.other.id)) is not None
+    assert await storage.run(lambda uow: uow.profile_metadata.get(w.other.id)) is not None
     assert {u.id for u in (await storage.run(lambda uow: uow.users.list(Paging())))[0]} == {w.alice.id, w.bob.id}
 
 

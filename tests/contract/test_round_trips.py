@@ -49,7 +49,7 @@ async def test_any_valid_entity_comes_back_equal(storage: Storage, data: st.Data
             await uow.messages.get(message.id),
             await uow.memories.get(memory.id),
             await uow.bios.get(bio.id),
-            await uow.profiles.get(agent.id),
+            await uow.profile_metadata.get(agent.id),
         ]
 
     assert await storage.run(read) == [user, agent, session, message, memory, bio, metadata]

@@ -67,7 +67,7 @@ LEASE_TIMES = st.sampled_from(LEASE_POOL)
 SESSION_NAMES = st.sampled_from(["daily", "Daily", "chat"])
 MEMORY_NAMES = st.sampled_from(["prefs", "Prefs", "rules"])
 PAGINGS = st.builds(Paging, page=st.integers(1, 3), page_size=st.integers(1, 4), sort_desc=st.booleans())
-KINDS = ("users", "agents", "bios", "profiles", "sessions", "messages", "memories")
+KINDS = ("users", "agents", "bios", "profile_metadata", "sessions", "messages", "memories")
 FRESH_AGENT_IDS = st.uuids().map(lambda u: u.hex) | s.dids()
 
 
@@ -236,9 +236,9 @@ class StorageComparison(RuleBasedStateMachine):
         key = data.draw(any_id(kind))
         self.both(lambda uow: getattr(uow, kind).delete(key))
 
-    @rule(kind=st.sampled_from(["bios", "profiles", "messages", "memories"]), data=st.data())
+    @rule(kind=st.sampled_from(["bios", "profile_metadata", "messages", "memories"]), data=st.data())
     def delete_child(self, kind: str, data: st.DataObject) -> None:
-        key = data.draw(any_id("agents" if kind == "profiles" else kind))  # profiles by agent id
+        key = data.draw(any_id("agents" if kind == "profile_metadata" else kind))  # profile metadata by agent id
         self.both(lambda uow: getattr(uow, kind).delete(key))
 
     # Users
@@ -310,7 +310,7 @@ class StorageComparison(RuleBasedStateMachine):
         counts=st.none() | s.profile_counts(),
     )
     def upsert_profile(self, metadata: AgentProfileMetadata, counts: ProfileCounts | None) -> None:
-        self.both(lambda uow: uow.profiles.upsert(metadata, counts))
+        self.both(lambda uow: uow.profile_metadata.upsert(metadata, counts))
 
     # Sessions
 

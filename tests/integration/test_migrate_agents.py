@@ -83,7 +83,7 @@ async def state(storage: Storage) -> dict[str, Any]:
         result: dict[str, Any] = {}
         for agent in agents:
             bios: list[AgentBio] = await _every(lambda p, a=agent.id: uow.bios.list(a, p))
-            metadata = await uow.profiles.get(agent.id)
+            metadata = await uow.profile_metadata.get(agent.id)
             result[agent.id] = {
                 "agent": agent.model_dump(),
                 "bios": [b.model_dump() for b in bios],

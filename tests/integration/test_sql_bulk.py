@@ -89,8 +89,8 @@ def bulk_calls(user: User, agent: Agent, other: Agent, empty: bool) -> list[Work
         lambda uow: uow.agents.update_many([] if empty else [agent, other]),
         lambda uow: uow.bios.agents_with_bios(two(lambda: agent.id)),
         lambda uow: uow.bios.add_many(two(lambda: a_bio(agent))),
-        lambda uow: uow.profiles.get_many(two(lambda: agent.id)),
-        lambda uow: uow.profiles.upsert_many(two(lambda: AgentProfileMetadata(agent_id=agent.id))),
+        lambda uow: uow.profile_metadata.get_many(two(lambda: agent.id)),
+        lambda uow: uow.profile_metadata.upsert_many(two(lambda: AgentProfileMetadata(agent_id=agent.id))),
         lambda uow: uow.sessions.get_many(two(uuid.uuid4)),
         lambda uow: uow.sessions.get_many_by_name(two(lambda: "s")),
         lambda uow: uow.sessions.add_many(two(lambda: a_session(user, agent))),
@@ -153,13 +153,13 @@ async def test_a_row_written_in_bulk_is_stored_as_one_written_alone(storage: Sto
     twin_memory = memory.model_copy(update={"id": uuid.uuid4(), "name": "bulk-twin"})
 
     await add(storage, user, agent, bio, session, memory)
-    await storage.run(lambda uow: uow.profiles.upsert(counts))
+    await storage.run(lambda uow: uow.profile_metadata.upsert(counts))
 
     async def bulk(uow: UnitOfWork) -> None:
         await uow.users.add_many([twin_user])
         await uow.agents.add_many([twin_agent])
         await uow.bios.add_many([twin_bio])
-        await uow.profiles.upsert_many([twin_counts])
+        await uow.profile_metadata.upsert_many([twin_counts])
         await uow.sessions.add_many([twin_session])
         await uow.memories.add_many([twin_memory])
 

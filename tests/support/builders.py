@@ -61,7 +61,7 @@ async def add_to(uow: UnitOfWork, entity: Any) -> None:
         case AgentBio():
             await uow.bios.add(entity)
         case AgentProfileMetadata():
-            await uow.profiles.upsert(entity)
+            await uow.profile_metadata.upsert(entity)
         case Session():
             await uow.sessions.add(entity)
         case Message():

@@ -64,7 +64,7 @@ async def snapshot(uow: UnitOfWork) -> dict[str, Any]:
         "memories": await _every(lambda p: uow.memories.list(p)),
         "bios": {a.id: await _every(partial(uow.bios.list, a.id)) for a in agents},
         "latest_bio": {a.id: await uow.bios.latest(a.id) for a in agents},
-        "profile": {a.id: await uow.profiles.get(a.id) for a in agents},
+        "profile": {a.id: await uow.profile_metadata.get(a.id) for a in agents},
         "messages": {s.id: await _every(partial(uow.messages.list, s.id)) for s in sessions},
     }
     return {
@@ -74,14 +74,14 @@ async def snapshot(uow: UnitOfWork) -> dict[str, Any]:
 
 
 def row_ids(state: dict[str, Any]) -> dict[str, list[Any]]:
-    """The ids of the rows of a snapshot, by kind (profiles by agent id), in a stable order."""
+    """The ids of the rows of a snapshot, by kind (profile metadata by agent id), in a stable order."""
     return {
         "users": [u["id"] for u in state["users"]],
         "agents": [a["id"] for a in state["agents"]],
         "sessions": [s["id"] for s in state["sessions"]],
         "memories": [m["id"] for m in state["memories"]],
         "bios": [b["id"] for bios in state["bios"].values() for b in bios],
-        "profiles": [agent_id for agent_id, p in state["profile"].items() if p is not None],
+        "profile_metadata": [agent_id for agent_id, p in state["profile"].items() if p is not None],
         "messages": [m["id"] for messages in state["messages"].values() for m in messages],
         "agents with bios": [agent_id for agent_id, bios in state["bios"].items() if bios],
         "agents with memories": sorted({m["agent_id"] for m in state["memories"]}),

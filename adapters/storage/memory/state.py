@@ -49,7 +49,7 @@ class Tables:
     users: dict[uuid.UUID, User] = field(default_factory=dict)
     agents: dict[str, Agent] = field(default_factory=dict)
     bios: dict[uuid.UUID, Sequenced[AgentBio]] = field(default_factory=dict)
-    profiles: dict[str, AgentProfileMetadata] = field(default_factory=dict)  # by agent id (1:1)
+    profile_metadata: dict[str, AgentProfileMetadata] = field(default_factory=dict)  # by agent id (1:1)
     sessions: dict[uuid.UUID, Session] = field(default_factory=dict)
     messages: dict[uuid.UUID, Sequenced[Message]] = field(default_factory=dict)
     memories: dict[uuid.UUID, Memory] = field(default_factory=dict)
@@ -65,7 +65,7 @@ class Tables:
             users=dict(self.users),
             agents=dict(self.agents),
             bios=dict(self.bios),
-            profiles=dict(self.profiles),
+            profile_metadata=dict(self.profile_metadata),
             sessions=dict(self.sessions),
             messages=dict(self.messages),
             memories=dict(self.memories),
@@ -96,7 +96,7 @@ class Tables:
         _drop(self.messages, lambda m: m.item.agent_id == agent_id)
         _drop(self.memories, lambda m: m.agent_id == agent_id)
         _drop(self.bios, lambda b: b.item.agent_id == agent_id)
-        self.profiles.pop(agent_id, None)
+        self.profile_metadata.pop(agent_id, None)
         return True
 
     def delete_session(self, session_id: uuid.UUID) -> bool:
@@ -124,7 +124,7 @@ class Tables:
             raise NotFound(f"no session {session_id}", key=key)
 
 
-class Workspace:
+class UnitOfWorkTables:
     """The tables one unit of work sees; the repositories read and write through it."""
 
     def __init__(self, tables: Tables) -> None:
@@ -134,12 +134,12 @@ class Workspace:
 class Repository:
     """Base of the memory repositories: access to the unit of work's tables."""
 
-    def __init__(self, workspace: Workspace) -> None:
-        self._workspace = workspace
+    def __init__(self, uow_tables: UnitOfWorkTables) -> None:
+        self._uow_tables = uow_tables
 
     @property
-    def _t(self) -> Tables:
-        return self._workspace.tables
+    def _tables(self) -> Tables:
+        return self._uow_tables.tables
 
 
 def conflict(noun: str, key: str) -> Conflict:

@@ -23,7 +23,7 @@ from agentkeep.adapters.storage.memory.repositories import (
     MemorySessions,
     MemoryUsers,
 )
-from agentkeep.adapters.storage.memory.state import Tables, Workspace
+from agentkeep.adapters.storage.memory.state import Tables, UnitOfWorkTables
 from agentkeep.domain.models import Message
 from agentkeep.domain.ports.backfill import (
     AgentBiosBackfill,
@@ -47,25 +47,25 @@ class MemoryUnitOfWork:
 
     def __init__(self, storage: MemoryStorage) -> None:
         self._storage = storage
-        self._workspace = workspace = Workspace(storage.tables.copy())
+        self._uow_tables = uow_tables = UnitOfWorkTables(storage.tables.copy())
         self._abort = abort = Abort()
-        self.users: UsersBackfill = abort.guard(MemoryUsers(workspace))
-        self.agents: AgentsBackfill = abort.guard(MemoryAgents(workspace))
-        self.bios: AgentBiosBackfill = abort.guard(MemoryAgentBios(workspace))
-        self.profiles: ProfileMetadataBackfill = abort.guard(MemoryProfileMetadata(workspace))
-        self.sessions: SessionsBackfill = abort.guard(MemorySessions(workspace))
-        self.messages: MessagesBackfill = abort.guard(MemoryMessages(workspace))
-        self.memories: MemoriesBackfill = abort.guard(MemoryMemories(workspace))
-        self.idempotency_keys: IdempotencyKeys = abort.guard(MemoryIdempotencyKeys(workspace))
+        self.users: UsersBackfill = abort.guard(MemoryUsers(uow_tables))
+        self.agents: AgentsBackfill = abort.guard(MemoryAgents(uow_tables))
+        self.bios: AgentBiosBackfill = abort.guard(MemoryAgentBios(uow_tables))
+        self.profile_metadata: ProfileMetadataBackfill = abort.guard(MemoryProfileMetadata(uow_tables))
+        self.sessions: SessionsBackfill = abort.guard(MemorySessions(uow_tables))
+        self.messages: MessagesBackfill = abort.guard(MemoryMessages(uow_tables))
+        self.memories: MemoriesBackfill = abort.guard(MemoryMemories(uow_tables))
+        self.idempotency_keys: IdempotencyKeys = abort.guard(MemoryIdempotencyKeys(uow_tables))
 
     async def commit(self) -> None:
         self._abort.check()
-        self._storage.tables = self._workspace.tables
+        self._storage.tables = self._uow_tables.tables
         # Work after a commit goes on in a new transaction, as it does on a SQL connection.
-        self._workspace.tables = self._storage.tables.copy()
+        self._uow_tables.tables = self._storage.tables.copy()
 
     async def rollback(self) -> None:
-        self._workspace.tables = self._storage.tables.copy()
+        self._uow_tables.tables = self._storage.tables.copy()
 
 
 class MemoryStorage:

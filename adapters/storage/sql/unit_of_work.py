@@ -45,7 +45,7 @@ class SqlUnitOfWork:
         self.users: UsersBackfill = abort.guard(users)
         self.agents: AgentsBackfill = abort.guard(SqlAgents(executor))
         self.bios: AgentBiosBackfill = abort.guard(SqlAgentBios(executor))
-        self.profiles: ProfileMetadataBackfill = abort.guard(SqlProfileMetadata(executor))
+        self.profile_metadata: ProfileMetadataBackfill = abort.guard(SqlProfileMetadata(executor))
         # A session may be added with its new owner and its first message (one statement on
         # PostgreSQL): on SQLite it adds them through their own repositories.
         self.sessions: SessionsBackfill = abort.guard(SqlSessions(executor, users=users, messages=messages))

@@ -11,29 +11,29 @@ from agentkeep.domain.idempotency import Answer, IdempotencyRecord
 
 class MemoryIdempotencyKeys(Repository):
     async def claim(self, record: IdempotencyRecord, now: datetime) -> IdempotencyRecord | None:
-        stored = self._t.idempotency_keys.get((record.route, record.key))
+        stored = self._tables.idempotency_keys.get((record.route, record.key))
         if stored is not None and not stored.expired(now):
             return stored
-        self._t.idempotency_keys[(record.route, record.key)] = record
+        self._tables.idempotency_keys[(record.route, record.key)] = record
         return None
 
     async def get(self, route: str, key: str) -> IdempotencyRecord | None:
-        return self._t.idempotency_keys.get((route, key))
+        return self._tables.idempotency_keys.get((route, key))
 
     async def complete(self, route: str, key: str, token: str, answer: Answer, expires_at: datetime) -> bool:
-        stored = self._t.idempotency_keys.get((route, key))
+        stored = self._tables.idempotency_keys.get((route, key))
         if stored is None or stored.token != token:
             return False
-        self._t.idempotency_keys[(route, key)] = replace(stored, token=None, answer=answer, expires_at=expires_at)
+        self._tables.idempotency_keys[(route, key)] = replace(stored, token=None, answer=answer, expires_at=expires_at)
         return True
 
     async def release(self, route: str, key: str, token: str) -> None:
-        stored = self._t.idempotency_keys.get((route, key))
+        stored = self._tables.idempotency_keys.get((route, key))
         if stored is not None and stored.token == token:
-            del self._t.idempotency_keys[(route, key)]
+            del self._tables.idempotency_keys[(route, key)]
 
     async def purge_expired(self, now: datetime, limit: int = 100) -> int:
-        doomed = [k for k, record in self._t.idempotency_keys.items() if record.expired(now)][:limit]
+        doomed = [k for k, record in self._tables.idempotency_keys.items() if record.expired(now)][:limit]
         for k in doomed:
-            del self._t.idempotency_keys[k]
+            del self._tables.idempotency_keys[k]
         return len(doomed)

@@ -27,34 +27,34 @@ class MemoryMemories(Repository):
         owner = self._named(memory.name, memory.agent_id, memory.user_id)
         if owner is not None:
             raise conflict("memory", "name")
-        if memory.id in self._t.memories:
+        if memory.id in self._tables.memories:
             raise conflict("memory", "id")
-        self._t.require_agent(memory.agent_id)
-        self._t.require_user(memory.user_id)
-        self._t.require_session(memory.session_id)
-        self._t.memories[memory.id] = detach(memory)
+        self._tables.require_agent(memory.agent_id)
+        self._tables.require_user(memory.user_id)
+        self._tables.require_session(memory.session_id)
+        self._tables.memories[memory.id] = detach(memory)
         return memory
 
     async def add_many(self, memories: Sequence[Memory]) -> builtins.list[Memory]:
-        before = dict(self._t.memories)
+        before = dict(self._tables.memories)
         try:
             return [await self.add(memory) for memory in memories]
         except BaseException:
-            self._t.memories = before  # every memory or none
+            self._tables.memories = before  # every memory or none
             raise
 
     async def get(self, memory_id: uuid.UUID) -> Memory | None:
-        return detach_or_none(self._t.memories.get(memory_id))
+        return detach_or_none(self._tables.memories.get(memory_id))
 
     async def existing_ids(self, memory_ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
-        return present(self._t.memories, memory_ids)
+        return present(self._tables.memories, memory_ids)
 
     async def get_by_name(self, name: str, agent_id: str, user_id: uuid.UUID | None) -> Memory | None:
         return detach_or_none(self._named(name, agent_id, user_id))
 
     async def names_taken(self, keys: Collection[MemoryKey]) -> set[MemoryKey]:
         wanted = set(keys)
-        return {m.key for m in self._t.memories.values() if m.key in wanted}
+        return {m.key for m in self._tables.memories.values() if m.key in wanted}
 
     async def list(
         self,
@@ -74,7 +74,7 @@ class MemoryMemories(Repository):
             "name": name,
         }
         filters = {k: v for k, v in wanted.items() if v is not None}
-        rows = [m for m in self._t.memories.values() if all(getattr(m, k) == v for k, v in filters.items())]
+        rows = [m for m in self._tables.memories.values() if all(getattr(m, k) == v for k, v in filters.items())]
         return page(rows, by_time_then_id, paging)
 
     async def for_run(
@@ -82,7 +82,7 @@ class MemoryMemories(Repository):
     ) -> builtins.list[Memory]:
         applicable = [
             m
-            for m in self._t.memories.values()
+            for m in self._tables.memories.values()
             if m.agent_id == agent_id
             and m.read_mode == read_mode
             and (m.session_id is None or m.session_id == session_id)
@@ -92,7 +92,7 @@ class MemoryMemories(Repository):
         return [detach(m) for group in (users, agent_wide) for m in sorted(group, key=by_time_then_id)]
 
     async def update(self, memory_id: uuid.UUID, patch: MemoryPatch) -> Memory | None:
-        current = self._t.memories.get(memory_id)
+        current = self._tables.memories.get(memory_id)
         if current is None or not patch:
             return detach_or_none(current)
         changes = patch.changes()
@@ -101,18 +101,18 @@ class MemoryMemories(Repository):
             if owner is not None and owner.id != memory_id:
                 raise conflict("memory", "name")
         updated = detach(current.model_copy(update={**changes, "updated_at": utcnow()}))
-        self._t.memories[memory_id] = updated
+        self._tables.memories[memory_id] = updated
         return detach(updated)
 
     async def delete(self, memory_id: uuid.UUID) -> bool:
-        return self._t.memories.pop(memory_id, None) is not None
+        return self._tables.memories.pop(memory_id, None) is not None
 
     def _named(self, name: str, agent_id: str, user_id: uuid.UUID | None) -> Memory | None:
         # Two agent-wide memories (user_id None) of one name clash too: None == None here.
         return next(
             (
                 m
-                for m in self._t.memories.values()
+                for m in self._tables.memories.values()
                 if m.name == name and m.agent_id == agent_id and m.user_id == user_id
             ),
             None,

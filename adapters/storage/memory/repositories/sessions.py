@@ -40,32 +40,32 @@ class MemorySessions(Repository):
         first_message: Message | None = None,
     ) -> Session:
         if owner is not None:
-            await MemoryUsers(self._workspace).add(owner)
+            await MemoryUsers(self._uow_tables).add(owner)
         # The same order of checks as SQLite: the name rule, the id, then the parents.
         if session.name is not None and self._named(session.name) is not None:
             raise conflict("session", "name")
-        if session.id in self._t.sessions:
+        if session.id in self._tables.sessions:
             raise conflict("session", "id")
-        self._t.require_user(session.user_id)
-        self._t.require_agent(session.agent_id)
-        self._t.sessions[session.id] = detach(session)
+        self._tables.require_user(session.user_id)
+        self._tables.require_agent(session.agent_id)
+        self._tables.sessions[session.id] = detach(session)
         if lease is not None:
-            self._t.leases[session.id] = Lease(lease.token, to_utc(lease.until))
+            self._tables.leases[session.id] = Lease(lease.token, to_utc(lease.until))
         if first_message is not None:
-            await MemoryMessages(self._workspace).add(first_message)
+            await MemoryMessages(self._uow_tables).add(first_message)
         return session
 
     async def get(self, session_id: uuid.UUID) -> Session | None:
-        return detach_or_none(self._t.sessions.get(session_id))
+        return detach_or_none(self._tables.sessions.get(session_id))
 
     async def get_many(self, session_ids: Collection[uuid.UUID]) -> builtins.list[Session]:
-        return pick(self._t.sessions, session_ids)
+        return pick(self._tables.sessions, session_ids)
 
     async def get_many_by_name(self, names: Collection[str]) -> builtins.list[Session]:
         wanted = set(names)
         if not wanted:
             return []
-        return [detach(s) for s in self._t.sessions.values() if s.name is not None and s.name in wanted]
+        return [detach(s) for s in self._tables.sessions.values() if s.name is not None and s.name in wanted]
 
     async def add_many(self, sessions: Sequence[Session]) -> None:
         # Row by row, as the SQL executemany checks each row against the ones before it; an
@@ -90,13 +90,13 @@ class MemorySessions(Repository):
     ) -> tuple[list[Session], int]:
         rows = [
             s
-            for s in self._t.sessions.values()
+            for s in self._tables.sessions.values()
             if (user_id is None or s.user_id == user_id) and (agent_id is None or s.agent_id == agent_id)
         ]
         return page(rows, by_time_then_id, paging)
 
     async def update(self, session_id: uuid.UUID, patch: SessionPatch) -> Session | None:
-        current = self._t.sessions.get(session_id)
+        current = self._tables.sessions.get(session_id)
         if current is None or not patch:
             return detach_or_none(current)
         changes = patch.changes()
@@ -106,27 +106,27 @@ class MemorySessions(Repository):
             if owner is not None and owner.id != session_id:
                 raise conflict("session", "name")
         updated = detach(current.model_copy(update={**changes, "updated_at": utcnow()}))
-        self._t.sessions[session_id] = updated
+        self._tables.sessions[session_id] = updated
         return detach(updated)
 
     async def finish(self, session_id: uuid.UUID, at: datetime) -> Session | None:
-        current = self._t.sessions.get(session_id)
+        current = self._tables.sessions.get(session_id)
         if current is None or current.finished_at is not None:
             return detach_or_none(current)
         updated = current.model_copy(update={"finished_at": to_utc(at), "updated_at": utcnow()})
-        self._t.sessions[session_id] = updated
+        self._tables.sessions[session_id] = updated
         return detach(updated)
 
     async def delete(self, session_id: uuid.UUID) -> bool:
-        return self._t.delete_session(session_id)
+        return self._tables.delete_session(session_id)
 
     async def claim_run(self, session_id: uuid.UUID, token: str, now: datetime, until: datetime) -> bool:
-        if session_id not in self._t.sessions:
+        if session_id not in self._tables.sessions:
             return False
-        lease = self._t.leases.get(session_id)
+        lease = self._tables.leases.get(session_id)
         if lease is not None and not lease.until < now:
             return False  # held, even by this token: a lease is taken once
-        self._t.leases[session_id] = Lease(token, to_utc(until))
+        self._tables.leases[session_id] = Lease(token, to_utc(until))
         return True
 
     async def claim_run_by_name(self, name: str, token: str, now: datetime, until: datetime) -> Session | None:
@@ -136,21 +136,21 @@ class MemorySessions(Repository):
         return detach(session)
 
     async def release_run(self, session_id: uuid.UUID, token: str) -> None:
-        release(self._t, session_id, token)
+        release(self._tables, session_id, token)
 
     def _named(self, name: str) -> Session | None:
-        return next((s for s in self._t.sessions.values() if s.name == name), None)
+        return next((s for s in self._tables.sessions.values() if s.name == name), None)
 
 
 class MemoryMessages(Repository):
     async def add(self, message: Message) -> Message:
         self._check(message, set())
-        self._t.messages[message.id] = Sequenced(self._t.next_seq(), detach(message))
+        self._tables.messages[message.id] = Sequenced(self._tables.next_seq(), detach(message))
         return message
 
     async def add_reply(self, message: Message, token: str) -> None:
         await self.add(message)
-        release(self._t, message.session_id, token)
+        release(self._tables, message.session_id, token)
 
     async def add_many(self, messages: Sequence[Message]) -> None:
         # One statement in SQL: every row or none.
@@ -159,21 +159,21 @@ class MemoryMessages(Repository):
             self._check(message, seen)
             seen.add(message.id)
         for message in messages:
-            self._t.messages[message.id] = Sequenced(self._t.next_seq(), detach(message))
+            self._tables.messages[message.id] = Sequenced(self._tables.next_seq(), detach(message))
 
     async def get(self, message_id: uuid.UUID) -> Message | None:
-        row = self._t.messages.get(message_id)
+        row = self._tables.messages.get(message_id)
         return None if row is None else detach(row.item)
 
     async def existing_ids(self, message_ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
-        return present(self._t.messages, message_ids)
+        return present(self._tables.messages, message_ids)
 
     async def list(
         self, session_id: uuid.UUID, paging: Paging, *, hide_tools: bool = False
     ) -> tuple[list[Message], int]:
         rows = [
             m
-            for m in self._t.messages.values()
+            for m in self._tables.messages.values()
             if m.item.session_id == session_id and not (hide_tools and m.item.role == Role.TOOL)
         ]
         return sequenced_page(rows, paging)
@@ -181,26 +181,28 @@ class MemoryMessages(Repository):
     async def last(self, session_id: uuid.UUID, limit: int) -> builtins.list[Message]:
         if limit <= 0:
             return []
-        rows = sorted((m for m in self._t.messages.values() if m.item.session_id == session_id), key=by_time_then_seq)
+        rows = sorted(
+            (m for m in self._tables.messages.values() if m.item.session_id == session_id), key=by_time_then_seq
+        )
         return [detach(row.item) for row in rows[-limit:]]
 
     async def update(self, message_id: uuid.UUID, patch: MessagePatch) -> Message | None:
-        row = self._t.messages.get(message_id)
+        row = self._tables.messages.get(message_id)
         if row is None or not patch:
             return None if row is None else detach(row.item)
         updated = detach(row.item.model_copy(update=patch.changes()))  # messages have no updated_at
-        self._t.messages[message_id] = Sequenced(row.seq, updated)
+        self._tables.messages[message_id] = Sequenced(row.seq, updated)
         return detach(updated)
 
     async def delete(self, message_id: uuid.UUID) -> bool:
-        return self._t.messages.pop(message_id, None) is not None
+        return self._tables.messages.pop(message_id, None) is not None
 
     def _check(self, message: Message, batch: set[uuid.UUID]) -> None:
-        if message.id in self._t.messages or message.id in batch:
+        if message.id in self._tables.messages or message.id in batch:
             raise conflict("message", "id")
-        self._t.require_session(message.session_id)
-        self._t.require_user(message.user_id)
-        self._t.require_agent(message.agent_id)
+        self._tables.require_session(message.session_id)
+        self._tables.require_user(message.user_id)
+        self._tables.require_agent(message.agent_id)
 
 
 def release(tables: Tables, session_id: uuid.UUID, token: str) -> None:

@@ -26,22 +26,22 @@ class MemoryUsers(Repository):
         # The same order of checks as SQLite: the email rule, then the id.
         if user.email is not None and self._owner_of(user.email) is not None:
             raise conflict("user", "email")
-        if user.id in self._t.users:
+        if user.id in self._tables.users:
             raise conflict("user", "id")
-        self._t.users[user.id] = detach(user)
+        self._tables.users[user.id] = detach(user)
         return user
 
     async def get(self, user_id: uuid.UUID) -> User | None:
-        return detach_or_none(self._t.users.get(user_id))
+        return detach_or_none(self._tables.users.get(user_id))
 
     async def get_many(self, user_ids: Collection[uuid.UUID]) -> builtins.list[User]:
-        return pick(self._t.users, user_ids)
+        return pick(self._tables.users, user_ids)
 
     async def get_many_by_email(self, emails: Collection[str]) -> builtins.list[User]:
         wanted = {e.lower() for e in emails}
         if not wanted:
             return []
-        return [detach(u) for u in self._t.users.values() if u.email is not None and u.email in wanted]
+        return [detach(u) for u in self._tables.users.values() if u.email is not None and u.email in wanted]
 
     async def add_many(self, users: Sequence[User]) -> None:
         # Row by row through `add`, as the SQL executemany checks each row against the ones
@@ -53,7 +53,7 @@ class MemoryUsers(Repository):
         return detach_or_none(self._owner_of(email))
 
     async def get_or_create(self, user: User) -> tuple[User, bool]:
-        stored = self._t.users.get(user.id)
+        stored = self._tables.users.get(user.id)
         if stored is not None:
             return detach(stored), False
         await self.add(user)
@@ -70,11 +70,11 @@ class MemoryUsers(Repository):
 
     async def list(self, paging: Paging, *, email: str | None = None) -> tuple[list[User], int]:
         wanted = None if email is None else email.lower()
-        rows = [u for u in self._t.users.values() if wanted is None or u.email == wanted]
+        rows = [u for u in self._tables.users.values() if wanted is None or u.email == wanted]
         return page(rows, by_time_then_id, paging)
 
     async def update(self, user_id: uuid.UUID, patch: UserPatch) -> User | None:
-        current = self._t.users.get(user_id)
+        current = self._tables.users.get(user_id)
         if current is None or not patch:
             return detach_or_none(current)
         changes = patch.changes()
@@ -84,12 +84,12 @@ class MemoryUsers(Repository):
             if owner is not None and owner.id != user_id:
                 raise conflict("user", "email")
         updated = detach(current.model_copy(update={**changes, "updated_at": utcnow()}))
-        self._t.users[user_id] = updated
+        self._tables.users[user_id] = updated
         return detach(updated)
 
     async def delete(self, user_id: uuid.UUID) -> bool:
-        return self._t.delete_user(user_id)
+        return self._tables.delete_user(user_id)
 
     def _owner_of(self, email: str) -> User | None:
         lowered = email.lower()
-        return next((u for u in self._t.users.values() if u.email == lowered), None)
+        return next((u for u in self._tables.users.values() if u.email == lowered), None)
