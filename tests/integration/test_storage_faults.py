@@ -30,7 +30,7 @@ from agentkeep.adapters.models.echo import EchoModel
 from agentkeep.adapters.storage.sql.postgres import PostgresStorage
 from agentkeep.adapters.storage.sql.sqlite import SqliteStorage
 from agentkeep.application.run_agent import RunAgent, RunRequest
-from agentkeep.domain import Message, Paging, ReadMode, StorageUnavailable
+from agentkeep.domain import Message, Paging, StorageUnavailable, UserPatch
 from agentkeep.domain.ports import UnitOfWork
 from tests.support.builders import a_message, a_session, a_user, add, an_agent
 
@@ -169,18 +169,19 @@ class World:
         return a_message(self.session, text_content="x" * size)
 
 
-#: A statement of each kind a repository runs, through the executor method it uses:
-#: `rows` (a prepared read), `execute` (a Core read and write), `write`, `write_bound` (the
-#: backfills' bulk writes); "commit" runs no statement of its own (the fault lands on COMMIT).
+#: A statement of each kind a repository runs, through the executor method it uses: `rows` (a
+#: read; a list and a patch, prepared once per shape of their filters or columns), `write`,
+#: `write_bound` (the backfills' bulk writes); "commit" runs no statement of its own (the fault
+#: lands on COMMIT).
 STATEMENTS: dict[str, Callable[[UnitOfWork, World, int], Awaitable[Any]]] = {
     "read": lambda uow, w, size: uow.agents.get(w.agent.id),
-    "core read": lambda uow, w, size: uow.memories.for_run(w.agent.id, w.user.id, ReadMode.SYSTEM_PROMPT),
+    "list": lambda uow, w, size: uow.sessions.list(Paging(), user_id=w.user.id),
     "write": lambda uow, w, size: uow.messages.add(w.message(size)),
-    "core write": lambda uow, w, size: uow.agents.add(an_agent(system_prompt="x" * size)),
+    "patch": lambda uow, w, size: uow.users.update(w.user.id, UserPatch(user_data={"x": "x" * size})),
     "bulk write": lambda uow, w, size: uow.users.add_many([a_user(user_data={"x": "x" * size}) for _ in range(50)]),
     "commit": lambda uow, w, size: asyncio.sleep(0),
 }
-WRITES = ["write", "core write", "bulk write"]
+WRITES = ["write", "patch", "bulk write"]
 
 
 async def stored_users(storage: Any) -> int:

@@ -2,10 +2,14 @@
 
 A repository (`repositories/`) is written on an `Executor` (`executor.py`), the one way to run a
 statement: `rows(query, params)` for what a statement answers, `write(query, params)` for what it
-changes (`Prepared` statements, compiled once per dialect and handed to the driver itself), and
-`execute(statement)` for the Core statements still built per call. The storage (`sqlite.py`,
-`postgres.py`) checks a connection out, opens the transaction, gives the unit of work
-(`unit_of_work.py`) an executor on it, and commits or rolls back.
+changes, each a `Prepared` statement (`prepared.py`: built once, compiled once per dialect, handed
+to the driver itself with its values converted by SQLAlchemy's own type processors). A statement
+whose shape depends on the call (a list's filters, a patch's columns) is prepared once per shape
+and cached (`repositories/base.py`); a batch of keys is one parameter, not an IN list per size
+(`bulk.RowsByKeys`). The backfills' bulk writes alone use `write_bound`, parameter sets already
+in the driver's form (`bulk.BatchWrite`). The storage (`sqlite.py`, `postgres.py`) checks a
+connection out, opens the transaction, gives the unit of work (`unit_of_work.py`) an executor on
+it, and commits or rolls back.
 
 Every driver error on that path, whichever executor method, BEGIN, COMMIT, ROLLBACK, connection
 checkout or `schema_revision` raised it, on either dialect, passes through `Translated` below

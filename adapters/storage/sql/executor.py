@@ -1,5 +1,6 @@
-"""The executor the repositories are written on, one per dialect: it runs statements inside the
-transaction its storage opened, and raises every driver error as a domain error (`errors.py`)."""
+"""The executor the repositories are written on, one per dialect: it runs `Prepared` statements on
+the driver itself, inside the transaction its storage opened, and raises every driver error as a
+domain error. How a repository method runs its statements: `errors.py`."""
 
 from __future__ import annotations
 
@@ -10,9 +11,7 @@ from typing import Any, Protocol
 
 import asyncpg
 from sqlalchemy import Connection
-from sqlalchemy.engine import Result
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.sql import Executable
 
 from agentkeep.adapters.storage.sql import large_writes
 from agentkeep.adapters.storage.sql.dialect import POSTGRES, SQLITE
@@ -24,13 +23,11 @@ EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
 class Executor(Protocol):
-    """Runs statements inside the current transaction; what the repositories are written on.
-    `execute` takes any Core statement; `rows` and `write` take a `Prepared` one (the hot paths).
-    Each raises a driver error as the domain error it means (`errors.py`)."""
+    """Runs `Prepared` statements inside the current transaction, on the driver itself; what the
+    repositories are written on. Each raises a driver error as the domain error it means
+    (`errors.py`)."""
 
     dialect_name: str
-
-    async def execute(self, statement: Executable, params: Any = None) -> Result[Any]: ...
 
     async def rows(self, query: Prepared, params: Mapping[str, Any] = EMPTY) -> list[dict[str, Any]]:
         """The rows a SELECT (or a statement with RETURNING) gives, as dicts."""
@@ -43,13 +40,13 @@ class Executor(Protocol):
 
     async def write_bound(self, query: Prepared, rows: Sequence[Sequence[Any]]) -> None:
         """An executemany of parameter sets already bound: positional, in the order of the
-        statement's parameters (`Compiled.names`), in the driver's form (`bulk.Write`)."""
+        statement's parameters (`Compiled.names`), in the driver's form (`bulk.BatchWrite`)."""
         ...
 
 
 class SyncExecutor:
-    """Executes on a sync SQLAlchemy connection, inline (SQLite); `Prepared` statements go to
-    the `sqlite3` connection underneath it directly, in the same transaction."""
+    """Executes inline on the `sqlite3` connection under a sync SQLAlchemy one (SQLite), in the
+    transaction its storage opened."""
 
     dialect_name = SQLITE
 
@@ -57,10 +54,6 @@ class SyncExecutor:
         self._connection = connection
         self._dialect = connection.dialect
         self._driver: sqlite3.Connection = connection.connection.dbapi_connection  # type: ignore[assignment]
-
-    async def execute(self, statement: Executable, params: Any = None) -> Result[Any]:
-        with translated:
-            return self._connection.execute(statement, params)
 
     async def rows(self, query: Prepared, params: Mapping[str, Any] = EMPTY) -> list[dict[str, Any]]:
         compiled = query.compiled(self._dialect)
@@ -87,9 +80,8 @@ class SyncExecutor:
 
 
 class AsyncExecutor:
-    """Executes on an async SQLAlchemy connection in autocommit mode (PostgreSQL over asyncpg),
-    inside the transaction the storage opened on the asyncpg connection underneath; `Prepared`
-    statements go to that asyncpg connection directly (its own prepared-statement cache).
+    """Executes on the asyncpg connection under an async SQLAlchemy one (PostgreSQL), inside the
+    transaction the storage opened on it (asyncpg's own prepared-statement cache).
 
     `broken` turns true once the connection failed as `StorageUnavailable` (lost, terminated,
     the server out of resources): the storage then throws it away instead of giving it back to
@@ -111,10 +103,6 @@ class AsyncExecutor:
     def driver(self) -> asyncpg.Connection:
         """The asyncpg connection underneath."""
         return self._driver
-
-    async def execute(self, statement: Executable, params: Any = None) -> Result[Any]:
-        with self.translated:
-            return await self._connection.execute(statement, params)
 
     async def rows(self, query: Prepared, params: Mapping[str, Any] = EMPTY) -> list[dict[str, Any]]:
         compiled = query.compiled(self._dialect)

@@ -122,7 +122,8 @@ users = Table(
     Index(None, "created_at", "id"),
 )
 
-agent = Table(
+#: The agents (the table keeps its legacy name, `agent`).
+agents = Table(
     "agent",
     metadata,
     Column("id", AgentIdType, primary_key=True),

@@ -1,15 +1,21 @@
-"""What every SQL repository shares: its executor, row mapping, paging and partial updates."""
+"""What every SQL repository shares: its executor, row mapping, paging and partial updates.
+
+Every statement is a `Prepared` one run through the executor (`rows` / `write`). A statement
+whose shape depends on the call (a list's filters, a patch's columns) is built and prepared once
+per shape, then cached (`Listing`, `_patch_statement`, `_update_statement`, `_delete_statement`).
+"""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, Select, Table, func, select, update
+from sqlalchemy import ColumnElement, Select, Table, bindparam, func, select, update
 
 from agentkeep.adapters.storage.sql.executor import Executor
-from agentkeep.adapters.storage.sql.prepared import Prepared
+from agentkeep.adapters.storage.sql.prepared import Prepared, set_columns
 from agentkeep.adapters.storage.sql.repositories import bulk
 from agentkeep.adapters.storage.sql.repositories.json_pages import PAGE, list_of
 from agentkeep.domain.paging import Paging
@@ -19,78 +25,94 @@ from agentkeep.domain.values import utcnow
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
 
+#: The bind parameter of the key a patch, an update or a delete finds its row by (a `SET` may
+#: not use a column's own name).
+KEY = "b_key"
+
+
+class Listing:
+    """The pages of a table's rows (`rows`, default every column), filtered by any of some named
+    conditions, in `order_by` (or its reverse): a count and a page statement prepared once per
+    set of conditions in use and direction.
+
+    Each condition is named after the bind parameter it takes (`user_id=sessions.c.user_id ==
+    bindparam("user_id")`), or takes none (`active=agents.c.active.is_(True)`, given as True)."""
+
+    def __init__(
+        self,
+        table: Table,
+        order_by: Sequence[Any],
+        *,
+        rows: Select[Any] | None = None,
+        **conditions: ColumnElement[bool],
+    ) -> None:
+        self._table = table
+        self._rows = select(table) if rows is None else rows
+        self._order_by = tuple(order_by)
+        self._conditions = conditions
+        self._cache: dict[tuple[frozenset[str], bool], tuple[Prepared, Prepared]] = {}
+
+    def statements(self, used: frozenset[str], descending: bool) -> tuple[Prepared, Prepared]:
+        """The count (one row, `total`) and the page (`limit`, `offset`) with the conditions `used`."""
+        found = self._cache.get((used, descending))
+        if found is None:
+            where = [self._conditions[name] for name in sorted(used)]
+            count = select(func.count().label("total")).select_from(self._table).where(*where)
+            ordering = [c.desc() for c in self._order_by] if descending else list(self._order_by)
+            page = self._rows.where(*where).order_by(*ordering).limit(bindparam("limit")).offset(bindparam("offset"))
+            found = self._cache[(used, descending)] = (Prepared(count), Prepared(page))
+        return found
+
 
 class SqlRepository:
     table: Table
 
     def __init__(self, executor: Executor) -> None:
-        self._x = executor
+        self._executor = executor
 
     @property
     def _dialect(self) -> str:
-        return self._x.dialect_name
+        return self._executor.dialect_name
 
-    async def _page(
-        self,
-        model: type[M],
-        where: Sequence[ColumnElement[bool]],
-        paging: Paging,
-        order_by: Sequence[Any],
-        *,
-        rows: Select[Any] | None = None,
-    ) -> tuple[list[M], int]:
-        """One page of `model` rows matching `where`, and how many match in all. `rows` selects
-        one row where the table has storage-only columns (default: every column of the table)."""
-        total = (await self._x.execute(select(func.count()).select_from(self.table).where(*where))).scalar_one()
+    async def _page(self, model: type[M], listing: Listing, paging: Paging, **filters: Any) -> tuple[list[M], int]:
+        """One page of `model` rows of `listing` matching `filters` (a condition's name and its
+        value; a None value filters nothing), and how many match in all."""
+        params = {name: value for name, value in filters.items() if value is not None}
+        count, page = listing.statements(frozenset(params), paging.sort_desc)
+        total: int = (await self._executor.rows(count, params))[0]["total"]
         if total == 0 or paging.offset >= total:
             return [], total
-        ordering = [c.desc() for c in order_by] if paging.sort_desc else list(order_by)
-        query = select(self.table) if rows is None else rows
-        stmt = query.where(*where).order_by(*ordering).limit(paging.page_size).offset(paging.offset)
-        return await self._all(model, stmt), total
+        params.update(limit=paging.page_size, offset=paging.offset)
+        return await self._rows(model, page, params), total
 
-    async def _one(self, model: type[M], stmt: Select[Any]) -> M | None:
-        row = (await self._x.execute(stmt)).mappings().first()
-        return None if row is None else model.model_validate(dict(row))
-
-    async def _all(self, model: type[M], stmt: Select[Any]) -> list[M]:
-        return list_of(model).validate_python((await self._x.execute(stmt)).mappings().all())
-
-    async def _first(self, model: type[M], query: Prepared, params: Mapping[str, Any]) -> M | None:
-        """The first row of a prepared query as `model`; None when there is none."""
-        rows = await self._x.rows(query, params)
+    async def _row(self, model: type[M], query: Prepared, params: Mapping[str, Any]) -> M | None:
+        """The first row of a query as `model`; None when there is none."""
+        rows = await self._executor.rows(query, params)
         return model.model_validate(rows[0]) if rows else None
 
-    async def _every(self, model: type[M], query: Prepared, params: Mapping[str, Any]) -> list[M]:
-        """Every row of a prepared query as `model`, validated in one call."""
-        return list_of(model).validate_python(await self._x.rows(query, params))
+    async def _rows(self, model: type[M], query: Prepared, params: Mapping[str, Any]) -> list[M]:
+        """Every row of a query as `model`, validated in one call."""
+        return list_of(model).validate_python(await self._executor.rows(query, params))
 
     async def _json_page(self, model: type[M], query: Prepared, params: Mapping[str, Any]) -> list[M]:
         """The rows of a `json_pages.json_page` statement as `model`: the database's JSON array,
         validated straight from its text in one call."""
-        rows = await self._x.rows(query, params)
+        rows = await self._executor.rows(query, params)
         return list_of(model).validate_json(rows[0][PAGE])
 
-    async def _present(self, column: Any, keys: Collection[T]) -> set[T]:
-        """Which of `keys` are stored in `column`: one IN list, none when empty."""
-        if not keys:
-            return set()
-        stmt = select(column).where(column.in_(list(keys))).distinct()
-        return set((await self._x.execute(stmt)).scalars())
-
-    async def _all_keyed(self, model: type[M], rows: bulk.KeyedRows, keys: Collection[Any]) -> list[M]:
+    async def _rows_by_keys(self, model: type[M], rows: bulk.RowsByKeys, keys: Collection[Any]) -> list[M]:
         """The `model` rows of `rows` whose key is one of `keys`: one statement, none when empty."""
         if not keys:
             return []
-        found = await self._x.rows(rows.query(self._dialect), rows.parameters(self._dialect, keys))
+        found = await self._executor.rows(rows.query(self._dialect), rows.parameters(self._dialect, keys))
         return [model.model_validate(row) for row in found]
 
-    async def _keys_present(self, keys_of: bulk.KeyedRows, keys: Collection[T]) -> set[T]:
+    async def _keys_present(self, keys_of: bulk.RowsByKeys, keys: Collection[T]) -> set[T]:
         """Which of `keys` are stored (`keys_of` selects the key column alone): one statement,
         none when empty."""
         if not keys:
             return set()
-        found = await self._x.rows(keys_of.query(self._dialect), keys_of.parameters(self._dialect, keys))
+        found = await self._executor.rows(keys_of.query(self._dialect), keys_of.parameters(self._dialect, keys))
         return {next(iter(row.values())) for row in found}
 
     async def _insert_many(self, rows: Sequence[BaseModel]) -> None:
@@ -98,26 +120,48 @@ class SqlRepository:
         INSERT built once (`bulk.py`), none when empty. The first bad row raises (translated by
         the executor); the unit of work is then left, which rolls the rows before it back."""
         if rows:
-            await self._write_all(bulk.insert_all(self.table, type(rows[0])), rows)
+            await self._write_batch(bulk.insert_all(self.table, type(rows[0])), rows)
 
-    async def _write_all(self, write: bulk.Write, rows: Sequence[BaseModel]) -> None:
+    async def _write_batch(self, write: bulk.BatchWrite, rows: Sequence[BaseModel]) -> None:
         """One executemany of a bulk statement, a parameter set per entity."""
-        await self._x.write_bound(write.query(self._dialect), write.parameters(rows, self._dialect))
+        await self._executor.write_bound(write.query(self._dialect), write.parameters(rows, self._dialect))
 
     async def _patch(
-        self, model: type[M], key: ColumnElement[bool], patch: Patch, *, columns: Sequence[Any] | None = None
+        self, model: type[M], key: str, value: Any, patch: Patch, *, columns: Sequence[Any] | None = None
     ) -> M | None:
-        """Apply a patch (setting `updated_at`) and return the row as it is now (its `columns`,
-        default all); None if missing."""
-        values: Mapping[str, Any] = {**patch.changes(), "updated_at": utcnow()}
-        returning = self.table.c if columns is None else columns
-        stmt = update(self.table).where(key).values(**values).returning(*returning)
-        row = (await self._x.execute(stmt)).mappings().first()
-        return None if row is None else model.model_validate(dict(row))
+        """Apply a patch (setting `updated_at`) to the row whose column `key` is `value`, and
+        return the row as it is now (its `columns`, default all); None if missing."""
+        changes: dict[str, Any] = {**patch.changes(), "updated_at": utcnow()}
+        returning = tuple(c.name for c in (self.table.c if columns is None else columns))
+        query = _patch_statement(self.table, key, tuple(sorted(changes)), returning)
+        return await self._row(model, query, {**changes, KEY: value})
 
-    async def _delete(self, key: ColumnElement[bool]) -> bool:
-        result: Any = await self._x.execute(self.table.delete().where(key))
-        return bool(result.rowcount)
+    async def _update(self, key: str, value: Any, changes: Mapping[str, Any]) -> int:
+        """Set `changes` (column values) on the row whose column `key` is `value`; rows changed."""
+        query = _update_statement(self.table, key, tuple(sorted(changes)))
+        return await self._executor.write(query, {**changes, KEY: value})
+
+    async def _delete(self, key: str, value: Any) -> bool:
+        """Delete the row whose column `key` is `value`; whether there was one."""
+        return bool(await self._executor.write(_delete_statement(self.table, key), {KEY: value}))
+
+
+@functools.lru_cache(maxsize=1024)
+def _update_statement(table: Table, key: str, names: tuple[str, ...]) -> Prepared:
+    """`UPDATE table SET name = :name, ... WHERE key = :b_key`, once per set of columns."""
+    return Prepared(set_columns(update(table).where(table.c[key] == bindparam(KEY)), names))
+
+
+@functools.lru_cache(maxsize=1024)
+def _patch_statement(table: Table, key: str, names: tuple[str, ...], returning: tuple[str, ...]) -> Prepared:
+    """`_update_statement` `RETURNING` the columns `returning`."""
+    statement = set_columns(update(table).where(table.c[key] == bindparam(KEY)), names)
+    return Prepared(statement.returning(*(table.c[name] for name in returning)))
+
+
+@functools.cache
+def _delete_statement(table: Table, key: str) -> Prepared:
+    return Prepared(table.delete().where(table.c[key] == bindparam(KEY)))
 
 
 def row_values(entity: BaseModel, exclude: set[str] | None = None) -> dict[str, Any]:

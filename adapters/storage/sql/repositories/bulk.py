@@ -1,13 +1,13 @@
 """Bulk reads and writes: a batch as one statement, built once (`Prepared`).
 
-Writes (`Write`) are one executemany, run by the executor on the driver itself, of parameter
+Writes (`BatchWrite`) are one executemany, run by the executor on the driver itself, of parameter
 sets already in the driver's form: each value went through the bind processor SQLAlchemy has for
 its column on that dialect (so a row is stored exactly as the single-row paths store it), and
 only once when it is the same object as the previous row's (a batch's rows share their
 timestamps). No `model_dump` per entity (but for a model with a field that holds other models, a
 JSON column of nested models), no Core statement per batch.
 
-Reads by a batch of keys (`KeyedRows`) pass all the keys as one parameter: SQLAlchemy's
+Reads by a batch of keys (`RowsByKeys`) pass all the keys as one parameter: SQLAlchemy's
 `IN (...)` list costs a bound parameter per key, each through its machinery, which at thousands
 of keys cost more than the query.
 """
@@ -33,11 +33,11 @@ from agentkeep.adapters.storage.sql.prepared import Prepared
 _Processing = tuple[int, Callable[[Any], Any], int]
 
 
-class Write:
+class BatchWrite:
     """One bulk statement of a table for one entity model, and its parameter sets.
 
     The statement is built once per dialect, with parameters that take their values as they are
-    (`_AsIs`: no processing in the executor, no cast). The values are put in the driver's form
+    (`_InDriverForm`: no processing in the executor, no cast). The values are put in the driver's form
     here, by the very bind processors SQLAlchemy would use for each column on that dialect, so a
     row is stored exactly as the single-row paths store it; a value that is the same object as
     the previous row's (a batch's rows share their timestamps) is converted once.
@@ -100,7 +100,7 @@ class Write:
         return found
 
 
-class _AsIs(TypeEngine[Any]):
+class _InDriverForm(TypeEngine[Any]):
     """A parameter whose value is already in the driver's form."""
 
     cache_ok = True
@@ -109,7 +109,7 @@ class _AsIs(TypeEngine[Any]):
         return None
 
 
-_AS_IS = _AsIs()
+_IN_DRIVER_FORM = _InDriverForm()
 _NOTHING = object()
 # The dialects of the two storages, as their engines configure them, for their bind processors
 # (which need no connection).
@@ -120,27 +120,29 @@ _DIALECTS: dict[str, Dialect] = {
 
 
 def _bind(name: str) -> Any:
-    return bindparam(name, type_=_AS_IS)
+    return bindparam(name, type_=_IN_DRIVER_FORM)
 
 
 @cache
-def insert_all(table: Table, model: type[BaseModel]) -> Write:
+def insert_all(table: Table, model: type[BaseModel]) -> BatchWrite:
     """`INSERT INTO table` of every column that is a field of `model` (storage-only columns take
     their defaults)."""
     names = _columns(table, model)
-    return Write(table, lambda _: table.insert().values({name: _bind(name) for name in names}))
+    return BatchWrite(table, lambda _: table.insert().values({name: _bind(name) for name in names}))
 
 
 @cache
-def update_by_id(table: Table, model: type[BaseModel], kept: frozenset[str]) -> Write:
+def update_by_id(table: Table, model: type[BaseModel], kept: frozenset[str]) -> BatchWrite:
     """`UPDATE table SET` every field of `model` but `id` and `kept`, `WHERE id = :id`."""
     names = [name for name in _columns(table, model) if name not in kept]
     statement = update(table).where(table.c.id == _bind("id"))
-    return Write(table, lambda _: statement.values({name: _bind(name) for name in names if name != "id"}))
+    return BatchWrite(table, lambda _: statement.values({name: _bind(name) for name in names if name != "id"}))
 
 
 @cache
-def upsert_all(table: Table, model: type[BaseModel], conflict_on: tuple[str, ...], changed: tuple[str, ...]) -> Write:
+def upsert_all(
+    table: Table, model: type[BaseModel], conflict_on: tuple[str, ...], changed: tuple[str, ...]
+) -> BatchWrite:
     """`INSERT INTO table ... ON CONFLICT (conflict_on) DO UPDATE SET` each of `changed` to the
     new row's value; a stored row keeps its other columns."""
     names = _columns(table, model)
@@ -149,10 +151,10 @@ def upsert_all(table: Table, model: type[BaseModel], conflict_on: tuple[str, ...
         statement: Any = upsert(table, dialect_name, conflict_on, changed)
         return statement.values({name: _bind(name) for name in names})
 
-    return Write(table, build)
+    return BatchWrite(table, build)
 
 
-class KeyedRows:
+class RowsByKeys:
     """`rows` (a SELECT) where `column` is one of a batch of keys (and each further column one of
     its own batch), each batch given as one parameter: a JSON array read by `json_each` on SQLite,
     an array compared with `= ANY` on PostgreSQL."""

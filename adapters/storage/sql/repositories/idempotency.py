@@ -53,26 +53,26 @@ class SqlIdempotencyKeys(SqlRepository):
     table = keys
 
     async def claim(self, record: IdempotencyRecord, now: datetime) -> IdempotencyRecord | None:
-        if await self._x.rows(_CLAIM[self._dialect], {**_row(record), "now": now}):
+        if await self._executor.rows(_CLAIM[self._dialect], {**_row(record), "now": now}):
             return None
         held = await self.get(record.route, record.key)
         assert held is not None  # the row the insert ran into
         return held
 
     async def get(self, route: str, key: str) -> IdempotencyRecord | None:
-        rows = await self._x.rows(_GET, {"b_route": route, "b_key": key})
+        rows = await self._executor.rows(_GET, {"b_route": route, "b_key": key})
         return _record(rows[0]) if rows else None
 
     async def complete(self, route: str, key: str, token: str, answer: Answer, expires_at: datetime) -> bool:
         params = {"b_route": route, "b_key": key, "b_token": token}
         values = {"status": answer.status, "body": answer.body, "expires_at": expires_at}
-        return bool(await self._x.write(_COMPLETE, {**params, **values}))
+        return bool(await self._executor.write(_COMPLETE, {**params, **values}))
 
     async def release(self, route: str, key: str, token: str) -> None:
-        await self._x.write(_RELEASE, {"b_route": route, "b_key": key, "b_token": token})
+        await self._executor.write(_RELEASE, {"b_route": route, "b_key": key, "b_token": token})
 
     async def purge_expired(self, now: datetime, limit: int = 100) -> int:
-        return await self._x.write(_PURGE, {"now": now, "limit": limit})
+        return await self._executor.write(_PURGE, {"now": now, "limit": limit})
 
 
 def _row(record: IdempotencyRecord) -> dict[str, Any]:

@@ -1,5 +1,6 @@
-"""A session's run lease given back by its token: alone (`RELEASE`), or inside the statement
-that stores a run's reply (`RELEASED`, a CTE for PostgreSQL)."""
+"""A session's run lease given back by its token: as a statement of its own
+(`RELEASE_RUN_LEASE`), or as a CTE inside the statement that stores a run's reply
+(`RELEASE_RUN_LEASE_CTE`, PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,6 @@ def _release(session_id: str, token: str) -> Update:
 
 
 #: Parameters `b_id` (the session) and `token`.
-RELEASE = Prepared(_release("b_id", "token"))
+RELEASE_RUN_LEASE = Prepared(_release("b_id", "token"))
 #: Parameters `released_session` and `released_token`.
-RELEASED = _release("released_session", "released_token").cte("released")
+RELEASE_RUN_LEASE_CTE = _release("released_session", "released_token").cte("released")

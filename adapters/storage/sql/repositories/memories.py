@@ -6,13 +6,12 @@ import builtins
 import functools
 import uuid
 from collections.abc import Collection, Sequence
-from typing import Any
 
 from sqlalchemy import ColumnElement, bindparam, case, or_, select
 
 from agentkeep.adapters.storage.sql.prepared import Prepared, insert_row
 from agentkeep.adapters.storage.sql.repositories import bulk
-from agentkeep.adapters.storage.sql.repositories.base import SqlRepository, entity_columns, row_values
+from agentkeep.adapters.storage.sql.repositories.base import Listing, SqlRepository, entity_columns, row_values
 from agentkeep.adapters.storage.sql.tables import memories
 from agentkeep.domain.models import Memory, MemoryKey
 from agentkeep.domain.paging import Paging
@@ -21,14 +20,36 @@ from agentkeep.domain.values import ReadMode
 
 _ORDER = (memories.c.created_at, memories.c.id)
 _ADD = Prepared(insert_row(memories, [c.name for c in entity_columns(memories, Memory)]))
-_KEYS = bulk.KeyedRows(
+_KEYS = bulk.RowsByKeys(
     select(memories.c.name, memories.c.agent_id, memories.c.user_id), memories.c.name, memories.c.agent_id
+)
+_IDS = bulk.RowsByKeys(select(memories.c.id), memories.c.id)
+_BY_ID = Prepared(select(memories).where(memories.c.id == bindparam("id")))
+_LIST = Listing(
+    memories,
+    _ORDER,
+    agent_id=memories.c.agent_id == bindparam("agent_id"),
+    user_id=memories.c.user_id == bindparam("user_id"),
+    session_id=memories.c.session_id == bindparam("session_id"),
+    read_mode=memories.c.read_mode == bindparam("read_mode"),
+    name=memories.c.name == bindparam("name"),
 )
 
 
-def _owned_by(user_id: uuid.UUID | None) -> ColumnElement[bool]:
-    """The memories of this user, or the agent-wide ones when `user_id` is None."""
-    return memories.c.user_id.is_(None) if user_id is None else memories.c.user_id == user_id
+def _owned_by(agent_wide: bool) -> ColumnElement[bool]:
+    """The memories of the user `:user_id`, or the agent-wide ones."""
+    return memories.c.user_id.is_(None) if agent_wide else memories.c.user_id == bindparam("user_id")
+
+
+#: A memory by name, agent and owner: agent-wide (True) or the user's (False).
+_BY_NAME = {
+    agent_wide: Prepared(
+        select(memories).where(
+            memories.c.name == bindparam("name"), memories.c.agent_id == bindparam("agent_id"), _owned_by(agent_wide)
+        )
+    )
+    for agent_wide in (True, False)
+}
 
 
 @functools.cache
@@ -47,7 +68,7 @@ class SqlMemories(SqlRepository):
     table = memories
 
     async def add(self, memory: Memory) -> Memory:
-        await self._x.write(_ADD, row_values(memory))
+        await self._executor.write(_ADD, row_values(memory))
         return memory
 
     async def add_many(self, batch: Sequence[Memory]) -> list[Memory]:
@@ -57,14 +78,14 @@ class SqlMemories(SqlRepository):
         return list(batch)
 
     async def get(self, memory_id: uuid.UUID) -> Memory | None:
-        return await self._one(Memory, select(memories).where(memories.c.id == memory_id))
+        return await self._row(Memory, _BY_ID, {"id": memory_id})
 
     async def existing_ids(self, memory_ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
-        return await self._present(memories.c.id, memory_ids)
+        return await self._keys_present(_IDS, memory_ids)
 
     async def get_by_name(self, name: str, agent_id: str, user_id: uuid.UUID | None) -> Memory | None:
-        where = (memories.c.name == name, memories.c.agent_id == agent_id, _owned_by(user_id))
-        return await self._one(Memory, select(memories).where(*where))
+        params = {"name": name, "agent_id": agent_id, "user_id": user_id}
+        return await self._row(Memory, _BY_NAME[user_id is None], params)
 
     async def names_taken(self, keys: Collection[MemoryKey]) -> set[MemoryKey]:
         if not keys:
@@ -73,7 +94,7 @@ class SqlMemories(SqlRepository):
         # than asked for, through the unique index on name and agent): the rest is picked here.
         names, agents = {name for name, _, _ in keys}, {agent for _, agent, _ in keys}
         query, parameters = _KEYS.query(self._dialect), _KEYS.parameters(self._dialect, names, agents)
-        found = {(row["name"], row["agent_id"], row["user_id"]) for row in await self._x.rows(query, parameters)}
+        found = {(row["name"], row["agent_id"], row["user_id"]) for row in await self._executor.rows(query, parameters)}
         return found & set(keys)
 
     async def list(
@@ -86,27 +107,28 @@ class SqlMemories(SqlRepository):
         read_mode: ReadMode | None = None,
         name: str | None = None,
     ) -> tuple[list[Memory], int]:
-        filters: dict[str, Any] = {
-            "agent_id": agent_id,
-            "user_id": user_id,
-            "session_id": session_id,
-            "read_mode": read_mode,
-            "name": name,
-        }
-        where = [memories.c[column] == value for column, value in filters.items() if value is not None]
-        return await self._page(Memory, where, paging, _ORDER)
+        return await self._page(
+            Memory,
+            _LIST,
+            paging,
+            agent_id=agent_id,
+            user_id=user_id,
+            session_id=session_id,
+            read_mode=read_mode,
+            name=name,
+        )
 
     async def for_run(
         self, agent_id: str, user_id: uuid.UUID | None, read_mode: ReadMode, session_id: uuid.UUID | None = None
     ) -> builtins.list[Memory]:
         query = _for_run(user_id is None, session_id is None)
         params = {"agent_id": agent_id, "read_mode": read_mode, "user_id": user_id, "session_id": session_id}
-        return await self._every(Memory, query, params)
+        return await self._rows(Memory, query, params)
 
     async def update(self, memory_id: uuid.UUID, patch: MemoryPatch) -> Memory | None:
         if not patch:
             return await self.get(memory_id)
-        return await self._patch(Memory, memories.c.id == memory_id, patch)
+        return await self._patch(Memory, "id", memory_id, patch)
 
     async def delete(self, memory_id: uuid.UUID) -> bool:
-        return await self._delete(memories.c.id == memory_id)
+        return await self._delete("id", memory_id)

@@ -7,13 +7,14 @@ import builtins
 import uuid
 from collections.abc import Collection, Sequence
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, select
 
 from agentkeep.adapters.storage.sql.dialect import POSTGRES, SQLITE, insert_ignoring
 from agentkeep.adapters.storage.sql.prepared import Prepared, insert_row
-from agentkeep.adapters.storage.sql.repositories.base import SqlRepository, entity_columns
+from agentkeep.adapters.storage.sql.repositories import bulk
+from agentkeep.adapters.storage.sql.repositories.base import Listing, SqlRepository, entity_columns
 from agentkeep.adapters.storage.sql.repositories.json_pages import json_page
-from agentkeep.adapters.storage.sql.repositories.leases import RELEASE, RELEASED
+from agentkeep.adapters.storage.sql.repositories.leases import RELEASE_RUN_LEASE, RELEASE_RUN_LEASE_CTE
 from agentkeep.adapters.storage.sql.repositories.message_rows import MESSAGE_COLUMNS, message_row, prompt_id
 from agentkeep.adapters.storage.sql.tables import messages, system_prompts
 from agentkeep.domain.models import Message
@@ -28,6 +29,14 @@ _ROWS = select(*entity_columns(messages, Message), system_prompts.c.text.label("
 
 _ADD = Prepared(insert_row(messages, MESSAGE_COLUMNS))
 _BY_ID = Prepared(_ROWS.where(messages.c.id == bindparam("id")))
+_IDS = bulk.RowsByKeys(select(messages.c.id), messages.c.id)
+_LIST = Listing(
+    messages,
+    _ORDER,
+    rows=_ROWS,
+    session_id=messages.c.session_id == bindparam("session_id"),
+    hide_tools=messages.c.role != Role.TOOL.value,
+)
 # Newest first, so the (session_id, created_at, seq) index stops after `limit` rows; the rows as
 # one JSON array the database builds (`json_pages`), validated in one call.
 _LAST = {
@@ -69,8 +78,10 @@ _STORED_PROMPT = (
     .cte("stored_prompt")
 )
 _ADD_WITH_PROMPT = Prepared(insert_row(messages, MESSAGE_COLUMNS).add_cte(_STORED_PROMPT))
-_ADD_REPLY = Prepared(insert_row(messages, MESSAGE_COLUMNS).add_cte(RELEASED))
-_ADD_REPLY_WITH_PROMPT = Prepared(insert_row(messages, MESSAGE_COLUMNS).add_cte(_STORED_PROMPT).add_cte(RELEASED))
+_ADD_REPLY = Prepared(insert_row(messages, MESSAGE_COLUMNS).add_cte(RELEASE_RUN_LEASE_CTE))
+_ADD_REPLY_WITH_PROMPT = Prepared(
+    insert_row(messages, MESSAGE_COLUMNS).add_cte(_STORED_PROMPT).add_cte(RELEASE_RUN_LEASE_CTE)
+)
 
 
 class SqlMessages(SqlRepository):
@@ -84,43 +95,42 @@ class SqlMessages(SqlRepository):
         if not batch:
             return
         if self._dialect == POSTGRES and len(batch) == 1 and batch[0].system_prompt is not None:
-            await self._x.write(_ADD_WITH_PROMPT, {**message_row(batch[0]), "prompt_text": batch[0].system_prompt})
+            await self._executor.write(
+                _ADD_WITH_PROMPT, {**message_row(batch[0]), "prompt_text": batch[0].system_prompt}
+            )
             return
         prompts = {prompt_id(m.system_prompt): m.system_prompt for m in batch if m.system_prompt is not None}
         if prompts:
             now = utcnow()
             # In key order, so two transactions adding the same new prompts cannot deadlock.
             rows = [{"id": key, "text": text, "created_at": now} for key, text in sorted(prompts.items())]
-            await self._x.write(_add_prompt(self._dialect), rows)
+            await self._executor.write(_add_prompt(self._dialect), rows)
         # One executemany: the rows get their `seq` in the order of `batch`.
-        await self._x.write(_ADD, [message_row(m) for m in batch])
+        await self._executor.write(_ADD, [message_row(m) for m in batch])
 
     async def add_reply(self, message: Message, token: str) -> None:
         if self._dialect != POSTGRES:
             await self.add(message)
-            await self._x.write(RELEASE, {"b_id": message.session_id, "token": token})
+            await self._executor.write(RELEASE_RUN_LEASE, {"b_id": message.session_id, "token": token})
             return
         released = {"released_session": message.session_id, "released_token": token}
         if message.system_prompt is None:
-            await self._x.write(_ADD_REPLY, {**message_row(message), **released})
+            await self._executor.write(_ADD_REPLY, {**message_row(message), **released})
         else:
-            await self._x.write(
+            await self._executor.write(
                 _ADD_REPLY_WITH_PROMPT, {**message_row(message), **released, "prompt_text": message.system_prompt}
             )
 
     async def get(self, message_id: uuid.UUID) -> Message | None:
-        return await self._first(Message, _BY_ID, {"id": message_id})
+        return await self._row(Message, _BY_ID, {"id": message_id})
 
     async def existing_ids(self, message_ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
-        return await self._present(messages.c.id, message_ids)
+        return await self._keys_present(_IDS, message_ids)
 
     async def list(
         self, session_id: uuid.UUID, paging: Paging, *, hide_tools: bool = False
     ) -> tuple[list[Message], int]:
-        where = [messages.c.session_id == session_id]
-        if hide_tools:
-            where.append(messages.c.role != Role.TOOL.value)
-        return await self._page(Message, where, paging, _ORDER, rows=_ROWS)
+        return await self._page(Message, _LIST, paging, session_id=session_id, hide_tools=hide_tools or None)
 
     async def last(self, session_id: uuid.UUID, limit: int) -> builtins.list[Message]:
         if limit <= 0:
@@ -131,8 +141,8 @@ class SqlMessages(SqlRepository):
     async def update(self, message_id: uuid.UUID, patch: MessagePatch) -> Message | None:
         if patch:
             # Messages have no `updated_at`, so not `_patch`.
-            await self._x.execute(update(messages).where(messages.c.id == message_id).values(**patch.changes()))
+            await self._update("id", message_id, patch.changes())
         return await self.get(message_id)
 
     async def delete(self, message_id: uuid.UUID) -> bool:
-        return await self._delete(messages.c.id == message_id)
+        return await self._delete("id", message_id)

@@ -9,14 +9,14 @@ from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Insert, Table, bindparam, case, func, literal, or_, select, update
+from sqlalchemy import Insert, Table, bindparam, case, func, or_, select, update
 
 from agentkeep.adapters.storage.sql.dialect import POSTGRES, SQLITE, insert_ignoring
 from agentkeep.adapters.storage.sql.executor import Executor
 from agentkeep.adapters.storage.sql.prepared import Prepared, insert_row
 from agentkeep.adapters.storage.sql.repositories import bulk
-from agentkeep.adapters.storage.sql.repositories.base import SqlRepository, entity_columns, row_values
-from agentkeep.adapters.storage.sql.repositories.leases import RELEASE
+from agentkeep.adapters.storage.sql.repositories.base import Listing, SqlRepository, entity_columns, row_values
+from agentkeep.adapters.storage.sql.repositories.leases import RELEASE_RUN_LEASE
 from agentkeep.adapters.storage.sql.repositories.message_rows import MESSAGE_COLUMNS, message_row
 from agentkeep.adapters.storage.sql.tables import messages, sessions, users
 from agentkeep.domain.models import Message, Session, User
@@ -41,8 +41,28 @@ _ADD_UNLESS_NAME = {
 }
 _BY_ID = Prepared(_ROWS.where(sessions.c.id == bindparam("id")))
 _BY_NAME = Prepared(_ROWS.where(sessions.c.name == bindparam("name")))
-_BY_IDS = bulk.KeyedRows(_ROWS, sessions.c.id)
-_BY_NAMES = bulk.KeyedRows(_ROWS, sessions.c.name)
+_BY_IDS = bulk.RowsByKeys(_ROWS, sessions.c.id)
+_BY_NAMES = bulk.RowsByKeys(_ROWS, sessions.c.name)
+_LIST = Listing(
+    sessions,
+    _ORDER,
+    rows=_ROWS,
+    user_id=sessions.c.user_id == bindparam("user_id"),
+    agent_id=sessions.c.agent_id == bindparam("agent_id"),
+)
+# The first finish wins; a repeated one changes nothing, not even `updated_at`.
+_FINISHED_AT: Any = sessions.c.finished_at
+_FINISH = Prepared(
+    update(sessions)
+    .where(sessions.c.id == bindparam("b_id"))
+    .values(
+        finished_at=func.coalesce(_FINISHED_AT, bindparam("b_at", type_=_FINISHED_AT.type)),
+        updated_at=case(
+            (_FINISHED_AT.is_(None), bindparam("b_now", type_=_FINISHED_AT.type)), else_=sessions.c.updated_at
+        ),
+    )
+    .returning(*_COLUMNS)
+)
 # Take the run lease when nobody holds it or its holder's time is up; give it back by its token.
 _FREE = or_(sessions.c.run_token.is_(None), sessions.c.run_until < bindparam("now"))
 _CLAIM = Prepared(
@@ -116,35 +136,35 @@ class SqlSessions(SqlRepository):
                 row.update(_prefixed(row_values(owner), "owner_"))
             if joined is not None:
                 row.update(_prefixed(message_row(joined), "message_"))
-            await self._x.write(_add_with(owner is not None, joined is not None), row)
+            await self._executor.write(_add_with(owner is not None, joined is not None), row)
         else:  # one statement each
             joined = None
             if owner is not None:
                 await self._users.add(owner)
-            await self._x.write(_ADD, row)
+            await self._executor.write(_ADD, row)
         if first_message is not None and joined is None:
             await self._messages.add(first_message)
         return session
 
     async def get(self, session_id: uuid.UUID) -> Session | None:
-        return await self._first(Session, _BY_ID, {"id": session_id})
+        return await self._row(Session, _BY_ID, {"id": session_id})
 
     async def get_many(self, session_ids: Collection[uuid.UUID]) -> builtins.list[Session]:
-        return await self._all_keyed(Session, _BY_IDS, session_ids)
+        return await self._rows_by_keys(Session, _BY_IDS, session_ids)
 
     async def get_many_by_name(self, names: Collection[str]) -> builtins.list[Session]:
-        return await self._all_keyed(Session, _BY_NAMES, names)
+        return await self._rows_by_keys(Session, _BY_NAMES, names)
 
     async def add_many(self, batch: Sequence[Session]) -> None:
         await self._insert_many(batch)
 
     async def get_by_name(self, name: str) -> Session | None:
-        return await self._first(Session, _BY_NAME, {"name": name})
+        return await self._row(Session, _BY_NAME, {"name": name})
 
     async def get_or_create_by_name(self, session: Session, *, lease: RunLease | None = None) -> tuple[Session, bool]:
         if session.name is None:
             raise ValueError("get_or_create_by_name needs a name")
-        created = bool(await self._x.rows(_ADD_UNLESS_NAME[self._dialect], _row(session, lease)))
+        created = bool(await self._executor.rows(_ADD_UNLESS_NAME[self._dialect], _row(session, lease)))
         stored = await self.get_by_name(session.name)
         assert stored is not None  # inserted, or there already
         return stored, created
@@ -152,44 +172,26 @@ class SqlSessions(SqlRepository):
     async def list(
         self, paging: Paging, *, user_id: uuid.UUID | None = None, agent_id: str | None = None
     ) -> tuple[list[Session], int]:
-        where = []
-        if user_id is not None:
-            where.append(sessions.c.user_id == user_id)
-        if agent_id is not None:
-            where.append(sessions.c.agent_id == agent_id)
-        return await self._page(Session, where, paging, _ORDER, rows=_ROWS)
+        return await self._page(Session, _LIST, paging, user_id=user_id, agent_id=agent_id)
 
     async def update(self, session_id: uuid.UUID, patch: SessionPatch) -> Session | None:
         if not patch:
             return await self.get(session_id)
-        return await self._patch(Session, sessions.c.id == session_id, patch, columns=_COLUMNS)
+        return await self._patch(Session, "id", session_id, patch, columns=_COLUMNS)
 
     async def finish(self, session_id: uuid.UUID, at: datetime) -> Session | None:
-        finished_at: Any = sessions.c.finished_at
-        unfinished = finished_at.is_(None)
-        stmt = (
-            update(sessions)
-            .where(sessions.c.id == session_id)
-            .values(
-                # The first finish wins; a repeated one changes nothing, not even `updated_at`.
-                finished_at=func.coalesce(finished_at, literal(at, finished_at.type)),
-                updated_at=case((unfinished, literal(utcnow(), finished_at.type)), else_=sessions.c.updated_at),
-            )
-            .returning(*_COLUMNS)
-        )
-        row = (await self._x.execute(stmt)).mappings().first()
-        return None if row is None else Session.model_validate(dict(row))
+        return await self._row(Session, _FINISH, {"b_id": session_id, "b_at": at, "b_now": utcnow()})
 
     async def delete(self, session_id: uuid.UUID) -> bool:
-        return await self._delete(sessions.c.id == session_id)
+        return await self._delete("id", session_id)
 
     async def claim_run(self, session_id: uuid.UUID, token: str, now: datetime, until: datetime) -> bool:
         params = {"b_id": session_id, "now": now, "token": token, "until": until}
-        return bool(await self._x.write(_CLAIM, params))
+        return bool(await self._executor.write(_CLAIM, params))
 
     async def claim_run_by_name(self, name: str, token: str, now: datetime, until: datetime) -> Session | None:
         params = {"b_name": name, "now": now, "token": token, "until": until}
-        return await self._first(Session, _CLAIM_BY_NAME, params)
+        return await self._row(Session, _CLAIM_BY_NAME, params)
 
     async def release_run(self, session_id: uuid.UUID, token: str) -> None:
-        await self._x.write(RELEASE, {"b_id": session_id, "token": token})
+        await self._executor.write(RELEASE_RUN_LEASE, {"b_id": session_id, "token": token})
