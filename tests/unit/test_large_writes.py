@@ -75,12 +75,12 @@ async def test_the_switch_interval_is_short_while_writes_run_and_put_back_after(
     seen: list[float] = []
 
     async def write() -> None:
-        with large_writes.quick_handovers:
+        with large_writes.short_switch_interval:
             await asyncio.sleep(0)
             seen.append(sys.getswitchinterval())
             await asyncio.sleep(0)
 
     await asyncio.gather(write(), write())  # overlapping: the first to end must not put it back
 
-    assert seen == pytest.approx([large_writes.HANDOVER_INTERVAL] * 2)  # kept in whole microseconds
+    assert seen == pytest.approx([large_writes.WRITER_SWITCH_INTERVAL] * 2)  # kept in whole microseconds
     assert sys.getswitchinterval() == before

@@ -3,7 +3,7 @@ its next rows meanwhile: `WriteBehind` in `application/backfill.py`).
 
 A write of `OFF_LOOP_ROWS` rows or more of a one-row `INSERT ... VALUES (?, ...)` runs as multi-row
 INSERTs (`ManyRows`) in the loop's default executor, with a short switch interval while it runs
-(`QuickHandovers`); a caller cancelled meanwhile waits for the thread before it goes on
+(`ShortSwitchInterval`); a caller cancelled meanwhile waits for the thread before it goes on
 (`finished`). Anything else is left to the caller's inline `executemany`.
 """
 
@@ -28,7 +28,7 @@ async def insert(driver: sqlite3.Connection, sql: str, rows: Sequence[Sequence[A
     many = ManyRows.of(sql) if len(rows) >= OFF_LOOP_ROWS else None
     if many is None:
         return False
-    with quick_handovers:
+    with short_switch_interval:
         await finished(asyncio.get_running_loop().run_in_executor(None, many.insert, driver, rows))
     return True
 
@@ -94,11 +94,11 @@ class ManyRows:
 _VALUES = re.compile(r" VALUES (\(\?(?:, \?)*\))(?!,)")
 
 
-#: The interpreter's switch interval while a write runs in a worker thread (`QuickHandovers`).
-HANDOVER_INTERVAL = 0.0002
+#: The interpreter's switch interval while a write runs in a worker thread (`ShortSwitchInterval`).
+WRITER_SWITCH_INTERVAL = 0.0002
 
 
-class QuickHandovers:
+class ShortSwitchInterval:
     """A shorter switch interval while writes run in worker threads.
 
     A thread that wants the interpreter lock back (the writer, after each step of SQLite and
@@ -115,7 +115,7 @@ class QuickHandovers:
     def __enter__(self) -> None:
         if self._running == 0:
             self._saved = sys.getswitchinterval()
-            sys.setswitchinterval(HANDOVER_INTERVAL)
+            sys.setswitchinterval(WRITER_SWITCH_INTERVAL)
         self._running += 1
 
     def __exit__(self, *_: object) -> None:
@@ -124,7 +124,7 @@ class QuickHandovers:
             sys.setswitchinterval(self._saved)
 
 
-quick_handovers = QuickHandovers()
+short_switch_interval = ShortSwitchInterval()
 
 
 async def finished(work: asyncio.Future[T]) -> T:

@@ -19,12 +19,12 @@ from agentkeep.adapters.storage.sql.errors import Translated
 from agentkeep.adapters.storage.sql.executor import AsyncExecutor
 from agentkeep.adapters.storage.sql.repositories.messages import SqlMessages
 from agentkeep.adapters.storage.sql.tables import metadata
-from agentkeep.adapters.storage.sql.unit_of_work import REVISION_QUERY, RunsWork, SqlUnitOfWork
+from agentkeep.adapters.storage.sql.unit_of_work import REVISION_QUERY, SqlUnitOfWork, UnitOfWorkRunner
 from agentkeep.domain.errors import StorageUnavailable
 from agentkeep.domain.models import Message
 
 
-class PostgresStorage(RunsWork):
+class PostgresStorage(UnitOfWorkRunner):
     """PostgreSQL over asyncpg, a pool of connections, one transaction per unit of work.
 
     The pool holds up to `pool_size` connections and keeps every one it opened: none is an

@@ -19,7 +19,7 @@ from agentkeep.adapters.storage.sql.dialect import SQLITE, json_dumps, json_load
 from agentkeep.adapters.storage.sql.errors import Translated, translated
 from agentkeep.adapters.storage.sql.executor import SyncExecutor
 from agentkeep.adapters.storage.sql.tables import metadata
-from agentkeep.adapters.storage.sql.unit_of_work import REVISION_QUERY, RunsWork, SqlUnitOfWork
+from agentkeep.adapters.storage.sql.unit_of_work import REVISION_QUERY, SqlUnitOfWork, UnitOfWorkRunner
 from agentkeep.domain.errors import StorageUnavailable
 
 #: Every connection's settings but its busy timeout (the benchmarks' floors use them too).
@@ -34,7 +34,7 @@ PRAGMAS = (
 )
 
 
-class SqliteStorage(RunsWork):
+class SqliteStorage(UnitOfWorkRunner):
     """SQLite in WAL mode, `foreign_keys=ON`, a busy timeout on every connection.
 
     Units of work take turns on one connection and **commit in groups**: each runs inside a

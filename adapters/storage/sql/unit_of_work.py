@@ -1,5 +1,6 @@
 """What both SQL storages share: the unit of work that assembles the repositories of one
-transaction on its executor, and `run(work)`. How a statement runs and fails: `errors.py`."""
+transaction on its executor, and `UnitOfWorkRunner` (`run(work)`). How a statement runs and
+fails: `errors.py`."""
 
 from __future__ import annotations
 
@@ -66,8 +67,10 @@ class SqlUnitOfWork:
         self.done = True
 
 
-class RunsWork:
-    """`run(work)` on top of `unit_of_work()`, shared by both storages."""
+class UnitOfWorkRunner:
+    """What both SQL storages build on their `unit_of_work()`: `run(work)` runs `work` in one unit
+    of work and commits it when `work` returns (rolls back when it raises); `add_reply` is such a
+    run."""
 
     def unit_of_work(self) -> Any:  # pragma: no cover - overridden
         raise NotImplementedError
