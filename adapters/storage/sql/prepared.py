@@ -1,11 +1,12 @@
-"""Statements of the hot paths, built once and compiled once per dialect.
+"""Every statement a repository runs, built once and compiled once per dialect.
 
 A Core statement costs more to build, to key for SQLAlchemy's compiled cache and to run through
-its execution context than SQLite takes to answer it (about 100 µs against 15 µs here). So the
-statements a run uses are written once, with bind parameters, as `Prepared`; the executors compile
-each one once per dialect and hand the driver the SQL and the positional values themselves. The
-values are converted by SQLAlchemy's own type processors (taken from the dialect), so a row
-written this way is stored exactly as one written through SQLAlchemy, and read back the same way.
+its execution context than SQLite takes to answer it (about 100 µs against 15 µs here). So every
+statement is written once, with bind parameters, as `Prepared` (one per shape where the shape
+depends on the call: `repositories/base.py`); the executors compile each one once per dialect
+and hand the driver the SQL and the positional values themselves. The values are converted by
+SQLAlchemy's own type processors (taken from the dialect), so a row written this way is stored
+exactly as one written through SQLAlchemy, and read back the same way.
 """
 
 from __future__ import annotations
