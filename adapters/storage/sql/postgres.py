@@ -14,6 +14,7 @@ from sqlalchemy import Dialect
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from agentkeep.adapters.storage.sql.checkout_gate import CheckoutGate
 from agentkeep.adapters.storage.sql.dialect import POSTGRES, json_dumps, json_loads, mask_url, normalize_url
 from agentkeep.adapters.storage.sql.errors import Translated
 from agentkeep.adapters.storage.sql.executor import AsyncExecutor
@@ -31,7 +32,8 @@ class PostgresStorage(UnitOfWorkRunner):
     "overflow" connection, which SQLAlchemy closes when it is given back. Under load an overflow
     pool opens and closes connections all the time (a server process, a TLS attempt and the
     codecs' set-up each), which cost 15% of the requests/s of first runs and raised their p99 by a
-    quarter, measured.
+    quarter, measured. Checkouts pass a `CheckoutGate` as large as the pool, so that a freed
+    connection goes to a run's reply before a new unit of work (`checkout_gate.py`).
     """
 
     POOL_SIZE = 20
@@ -56,6 +58,7 @@ class PostgresStorage(UnitOfWorkRunner):
             json_deserializer=json_loads,  # asyncpg's JSONB codec decodes every value with it
         )
 
+        self._gate = CheckoutGate(pool_size)
         # Reaching the database at all: whatever fails there, it is unavailable (refused, turned
         # away: no such database, a bad password; `errors.py`).
         self._reaching = Translated(lambda: True, what=f"cannot reach {mask_url(self.url)}")
@@ -99,13 +102,19 @@ class PostgresStorage(UnitOfWorkRunner):
     async def add_reply(self, message: Message, token: str) -> None:
         # One statement (`SqlMessages.add_reply`), atomic by itself in autocommit: no BEGIN and
         # no COMMIT, two round trips fewer per run.
-        async with self._executor() as executor:
+        async with self._executor(reply=True) as executor:
             await SqlMessages(executor).add_reply(message, token)
 
     @asynccontextmanager
-    async def _executor(self) -> AsyncIterator[AsyncExecutor]:
+    async def _executor(self, *, reply: bool = False) -> AsyncIterator[AsyncExecutor]:
         """A live pooled connection, in autocommit, until the block ends; thrown out of the pool
-        instead of given back when it broke (lost, or left mid-statement by a cancellation)."""
+        instead of given back when it broke (lost, or left mid-statement by a cancellation). A
+        `reply` is first in line for it."""
+        async with self._gate.place(reply=reply), self._connection() as executor:
+            yield executor
+
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[AsyncExecutor]:
         connection, driver = await self._checkout()
         executor = AsyncExecutor(connection, driver)
         try:
