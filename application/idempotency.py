@@ -109,7 +109,7 @@ class Idempotency:
         render: Callable[[T], Answer],
         render_failure: Callable[[Exception], Answer],
     ) -> Outcome:
-        """A run, once. `work(kept)` calls `kept()` once the run's user message is kept: a failure
+        """A run, once. `work(on_user_message_kept)` calls it once the run's user message is kept: a failure
         after that wrote, so its answer (`render_failure`) is kept too, and the error raised as
         without a key; a failure before it wrote nothing, and frees the key."""
         held = await self._claim(request)
@@ -117,12 +117,12 @@ class Idempotency:
             return Outcome(held, replayed=True)
         wrote = False
 
-        def kept() -> None:
+        def on_user_message_kept() -> None:
             nonlocal wrote
             wrote = True
 
         try:
-            result = await work(kept)
+            result = await work(on_user_message_kept)
         except Exception as failure:
             if wrote:
                 await self._complete(held, render_failure(failure))

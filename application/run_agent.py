@@ -83,7 +83,9 @@ class RunResult(BaseModel):
 
 
 @dataclass(frozen=True, slots=True)
-class _Prepared:
+class _StartedRun:
+    """What a run's first unit of work committed and read, for the model call."""
+
     agent: Agent
     session: Session
     user_message: Message
@@ -135,7 +137,7 @@ def _question(request: RunRequest, session: Session) -> Message:
     )
 
 
-def _reply(prepared: _Prepared, reply: ModelReply) -> Message:
+def _reply(prepared: _StartedRun, reply: ModelReply) -> Message:
     """The model's reply as the run's assistant message (*finish*: stored with the lease given
     back, `Storage.add_reply`)."""
     question = prepared.user_message
@@ -170,13 +172,13 @@ class RunAgent:
         self._turns = _Turns()
 
     async def __call__(
-        self, agent_id_or_name: str, request: RunRequest, *, kept: Callable[[], None] = lambda: None
+        self, agent_id_or_name: str, request: RunRequest, *, on_user_message_kept: Callable[[], None] = lambda: None
     ) -> RunResult:
-        """The reply to `request`. `kept()` is called once the user message is kept (committed):
-        from then on, a failure has written it."""
+        """The reply to `request`. `on_user_message_kept()` is called once the user message is
+        committed: from then on, a failure has written it."""
         token = uuid.uuid4().hex
         prepared = await self._prepare(agent_id_or_name, request, token)
-        kept()
+        on_user_message_kept()
         session_id = prepared.session.id
         try:
             model = self._models.get(prepared.agent.model)
@@ -214,7 +216,7 @@ class RunAgent:
             await self._storage.run(lambda uow: uow.sessions.release_run(session_id, token))
         self._turns.release(session_id)
 
-    async def _prepare(self, agent_ref: str, request: RunRequest, token: str) -> _Prepared:
+    async def _prepare(self, agent_ref: str, request: RunRequest, token: str) -> _StartedRun:
         deadline = time.monotonic() + self._session_wait
         pause = 0.002
         while True:
@@ -230,7 +232,7 @@ class RunAgent:
                 await self._turns.wait(busy.session_id, pause)
             pause = min(pause * 1.5, 0.05)
 
-    async def _prepare_once(self, uow: UnitOfWork, agent_ref: str, request: RunRequest, token: str) -> _Prepared:
+    async def _prepare_once(self, uow: UnitOfWork, agent_ref: str, request: RunRequest, token: str) -> _StartedRun:
         found = await uow.agents.resolve_with_bio(agent_ref)
         if found is None:
             raise NotFound(f"no agent {agent_ref!r}", key="agent_id_or_name")
@@ -245,7 +247,7 @@ class RunAgent:
             user_message = _question(request, session)
             await uow.messages.add(user_message)
         prompt = await self._system_prompt(uow, agent, bio, session, request.system_prompt)
-        return _Prepared(agent, session, user_message, history, prompt)
+        return _StartedRun(agent, session, user_message, history, prompt)
 
     async def _user(self, uow: UnitOfWork, request: RunRequest) -> User | None:
         """The run's user (SPEC §3 step 2); None when it is to be the named session's owner or new."""

@@ -39,5 +39,5 @@ class RunRoutes(Controller):
             request,
             idempotency_key,
             services.idempotency,
-            lambda kept: services.run_agent(agent_id_or_name, data, kept=kept),
+            lambda on_kept: services.run_agent(agent_id_or_name, data, on_user_message_kept=on_kept),
         )

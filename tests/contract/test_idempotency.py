@@ -214,9 +214,9 @@ async def fail_a_run(storage: Storage, error: Exception, *, kept_its_message: bo
     """Run a keyed run (key `k`) that fails with `error`, after keeping its user message or not."""
     keys = Idempotency(storage, ttl=60, claim_for=600)
 
-    async def fail(kept: Callable[[], None]) -> str:
+    async def fail(on_user_message_kept: Callable[[], None]) -> str:
         if kept_its_message:
-            kept()
+            on_user_message_kept()
         raise error
 
     with pytest.raises(type(error)):
