@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import event
 
 from agentkeep.adapters.storage.sql import large_writes
+from agentkeep.adapters.storage.sql.bulk_writer import PostgresBulkWriter, SqliteBulkWriter
 from agentkeep.adapters.storage.sql.executor import AsyncExecutor, SyncExecutor
 from agentkeep.adapters.storage.sql.prepared import Prepared
 from agentkeep.domain.models import Agent, AgentProfileMetadata, User
@@ -65,12 +66,21 @@ def statements(storage: Storage) -> Iterator[list[str]]:
     event.listen(engine, "before_cursor_execute", record)
     try:
         with pytest.MonkeyPatch.context() as patch:
-            for executor in (SyncExecutor, AsyncExecutor):
-                for name in ("rows", "write", "write_bound"):
-                    patch.setattr(executor, name, recording(getattr(executor, name)))
+            for runner, names in RUNNERS:
+                for name in names:
+                    patch.setattr(runner, name, recording(getattr(runner, name)))
             yield seen
     finally:
         event.remove(engine, "before_cursor_execute", record)
+
+
+#: What runs a statement on the driver itself, and its methods that do.
+RUNNERS = (
+    (SyncExecutor, ("rows", "write")),
+    (AsyncExecutor, ("rows", "write")),
+    (SqliteBulkWriter, ("write",)),
+    (PostgresBulkWriter, ("write",)),
+)
 
 
 def bulk_calls(user: User, agent: Agent, other: Agent, empty: bool) -> list[Work]:

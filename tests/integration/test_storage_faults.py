@@ -169,10 +169,10 @@ class World:
         return a_message(self.session, text_content="x" * size)
 
 
-#: A statement of each kind a repository runs, through the executor method it uses: `rows` (a
-#: read; a list and a patch, prepared once per shape of their filters or columns), `write`,
-#: `write_bound` (the backfills' bulk writes); "commit" runs no statement of its own (the fault
-#: lands on COMMIT).
+#: A statement of each kind a repository runs, through what runs it: the executor's `rows` (a
+#: read; a list and a patch, prepared once per shape of their filters or columns) and `write`,
+#: the bulk writer's `write` (the backfills' bulk writes); "commit" runs no statement of its own
+#: (the fault lands on COMMIT).
 STATEMENTS: dict[str, Callable[[UnitOfWork, World, int], Awaitable[Any]]] = {
     "read": lambda uow, w, size: uow.agents.get(w.agent.id),
     "list": lambda uow, w, size: uow.sessions.list(Paging(), user_id=w.user.id),

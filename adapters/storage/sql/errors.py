@@ -6,15 +6,15 @@ changes, each a `Prepared` statement (`prepared.py`: built once, compiled once p
 to the driver itself with its values converted by SQLAlchemy's own type processors). A statement
 whose shape depends on the call (a list's filters, a patch's columns) is prepared once per shape
 and cached (`repositories/base.py`); a batch of keys is one parameter, not an IN list per size
-(`bulk.RowsByKeys`). The backfills' bulk writes alone use `write_bound`, parameter sets already
-in the driver's form (`bulk.BatchWrite`). The storage (`sqlite.py`, `postgres.py`) checks a
-connection out, opens the transaction, gives the unit of work (`unit_of_work.py`) an executor on
-it, and commits or rolls back.
+(`bulk.RowsByKeys`). The backfills' bulk writes alone go through a bulk writer
+(`bulk_writer.py`: parameter sets already in the driver's form, `bulk.BatchWrite`). The storage
+(`sqlite.py`, `postgres.py`) checks a connection out, opens the transaction, gives the unit of
+work (`unit_of_work.py`) an executor and a bulk writer on it, and commits or rolls back.
 
-Every driver error on that path, whichever executor method, BEGIN, COMMIT, ROLLBACK, connection
-checkout or `schema_revision` raised it, on either dialect, passes through `Translated` below
-(`with translated:` on SQLite, the executor's own `with self.translated:` on PostgreSQL), and only
-there becomes a domain error:
+Every driver error on that path, whichever executor or bulk writer method, BEGIN, COMMIT,
+ROLLBACK, connection checkout or `schema_revision` raised it, on either dialect, passes through
+`Translated` below (`with translated:` on SQLite, the executor's own `with self.translated:` on
+PostgreSQL), and only there becomes a domain error:
 
 * an integrity violation names its constraint: a duplicate is a `Conflict` naming its field, a
   missing parent a `NotFound`, a broken check `Invalid`;

@@ -1,6 +1,7 @@
 """The executor the repositories are written on, one per dialect: it runs `Prepared` statements on
 the driver itself, inside the transaction its storage opened, and raises every driver error as a
-domain error. How a repository method runs its statements: `errors.py`."""
+domain error. How a repository method runs its statements: `errors.py`; the backfills' bulk
+writes alone go through a `bulk_writer.BulkWriter` instead."""
 
 from __future__ import annotations
 
@@ -10,10 +11,9 @@ from types import MappingProxyType
 from typing import Any, Protocol
 
 import asyncpg
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from agentkeep.adapters.storage.sql import large_writes
 from agentkeep.adapters.storage.sql.dialect import POSTGRES, SQLITE
 from agentkeep.adapters.storage.sql.errors import Translated, translated
 from agentkeep.adapters.storage.sql.prepared import Prepared
@@ -36,11 +36,6 @@ class Executor(Protocol):
     async def write(self, query: Prepared, params: Mapping[str, Any] | Sequence[Mapping[str, Any]] = EMPTY) -> int:
         """Run an INSERT, UPDATE or DELETE (an executemany for a list of parameter sets); the
         number of rows it changed, -1 when the driver does not tell (an executemany on asyncpg)."""
-        ...
-
-    async def write_bound(self, query: Prepared, rows: Sequence[Sequence[Any]]) -> None:
-        """An executemany of parameter sets already bound: positional, in the order of the
-        statement's parameters (`Compiled.names`), in the driver's form (`bulk.BatchWrite`)."""
         ...
 
 
@@ -70,14 +65,6 @@ class SyncExecutor:
                 cursor = self._driver.executemany(compiled.sql, [compiled.bind(p) for p in params])
         return cursor.rowcount
 
-    async def write_bound(self, query: Prepared, rows: Sequence[Sequence[Any]]) -> None:
-        """Few rows: an executemany, inline; many rows of an INSERT: off the event loop
-        (`large_writes.py`)."""
-        compiled = query.compiled(self._dialect)
-        with translated:
-            if not await large_writes.insert(self._driver, compiled.sql, rows):
-                self._driver.executemany(compiled.sql, rows)
-
 
 class AsyncExecutor:
     """Executes on the asyncpg connection under an async SQLAlchemy one (PostgreSQL), inside the
@@ -100,6 +87,11 @@ class AsyncExecutor:
         self.broken = True
 
     @property
+    def dialect(self) -> Dialect:
+        """SQLAlchemy's dialect of the connection, that statements compile for."""
+        return self._dialect
+
+    @property
     def driver(self) -> asyncpg.Connection:
         """The asyncpg connection underneath."""
         return self._driver
@@ -120,11 +112,3 @@ class AsyncExecutor:
             status = await self._driver.execute(compiled.sql, *compiled.bind(params))
         # "UPDATE 3", "DELETE 0", "INSERT 0 1": the count is last.
         return int(status.rsplit(" ", 1)[-1])
-
-    async def write_bound(self, query: Prepared, rows: Sequence[Sequence[Any]]) -> None:
-        compiled = query.compiled(self._dialect)
-        with self.translated:
-            if len(rows) == 1:
-                await self._driver.execute(compiled.sql, *rows[0])  # cheaper than an executemany of one
-            else:
-                await self._driver.executemany(compiled.sql, rows)

@@ -14,6 +14,7 @@ from sqlalchemy import Dialect
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from agentkeep.adapters.storage.sql.bulk_writer import PostgresBulkWriter
 from agentkeep.adapters.storage.sql.checkout_gate import CheckoutGate
 from agentkeep.adapters.storage.sql.dialect import POSTGRES, json_dumps, json_loads, mask_url, normalize_url
 from agentkeep.adapters.storage.sql.errors import Translated
@@ -83,7 +84,8 @@ class PostgresStorage(UnitOfWorkRunner):
                 with executor.translated:
                     await transaction.rollback()
 
-            uow = SqlUnitOfWork(executor, commit, rollback)
+            bulk_writer = PostgresBulkWriter(executor)
+            uow = SqlUnitOfWork(executor, bulk_writer, commit, rollback)
             try:
                 yield uow
             except asyncio.CancelledError:

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Dialect, create_engine, event
 from sqlalchemy.engine import URL
 from sqlalchemy.pool import StaticPool
 
+from agentkeep.adapters.storage.sql.bulk_writer import SqliteBulkWriter
 from agentkeep.adapters.storage.sql.dialect import SQLITE, json_dumps, json_loads, mask_url, normalize_url
 from agentkeep.adapters.storage.sql.errors import Translated, translated
 from agentkeep.adapters.storage.sql.executor import SyncExecutor
@@ -100,7 +101,7 @@ class SqliteStorage(UnitOfWorkRunner):
                     driver.execute("ROLLBACK TO uow")
                     driver.execute("RELEASE uow")
 
-            uow = SqlUnitOfWork(SyncExecutor(connection), commit, rollback)
+            uow = SqlUnitOfWork(SyncExecutor(connection), SqliteBulkWriter(connection), commit, rollback)
             try:
                 yield uow
             finally:

@@ -1,6 +1,6 @@
 """What both SQL storages share: the unit of work that assembles the repositories of one
-transaction on its executor, and `UnitOfWorkRunner` (`run(work)`). How a statement runs and
-fails: `errors.py`."""
+transaction on its executor (the backfills' batch writes on its bulk writer), and
+`UnitOfWorkRunner` (`run(work)`). How a statement runs and fails: `errors.py`."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from agentkeep.adapters.storage.aborting import Abort
+from agentkeep.adapters.storage.sql.bulk_writer import BulkWriter
 from agentkeep.adapters.storage.sql.executor import Executor
 from agentkeep.adapters.storage.sql.repositories.agents import SqlAgentBios, SqlAgents, SqlProfileMetadata
 from agentkeep.adapters.storage.sql.repositories.idempotency import SqlIdempotencyKeys
@@ -39,19 +40,25 @@ class SqlUnitOfWork:
     after a failed one (`adapters.storage.aborting`): SQLite does the same through it."""
 
     def __init__(
-        self, executor: Executor, commit: Callable[[], Awaitable[None]], rollback: Callable[[], Awaitable[None]]
+        self,
+        executor: Executor,
+        bulk_writer: BulkWriter,
+        commit: Callable[[], Awaitable[None]],
+        rollback: Callable[[], Awaitable[None]],
     ):
-        users, messages = SqlUsers(executor), SqlMessages(executor)
+        users, messages = SqlUsers(executor, bulk_writer), SqlMessages(executor)
         self._abort = abort = Abort()
         self.users: UsersBackfill = abort.guard(users)
-        self.agents: AgentsBackfill = abort.guard(SqlAgents(executor))
-        self.bios: AgentBiosBackfill = abort.guard(SqlAgentBios(executor))
-        self.profile_metadata: ProfileMetadataBackfill = abort.guard(SqlProfileMetadata(executor))
+        self.agents: AgentsBackfill = abort.guard(SqlAgents(executor, bulk_writer))
+        self.bios: AgentBiosBackfill = abort.guard(SqlAgentBios(executor, bulk_writer))
+        self.profile_metadata: ProfileMetadataBackfill = abort.guard(SqlProfileMetadata(executor, bulk_writer))
         # A session may be added with its new owner and its first message (one statement on
         # PostgreSQL): on SQLite it adds them through their own repositories.
-        self.sessions: SessionsBackfill = abort.guard(SqlSessions(executor, users=users, messages=messages))
+        self.sessions: SessionsBackfill = abort.guard(
+            SqlSessions(executor, bulk_writer, users=users, messages=messages)
+        )
         self.messages: MessagesBackfill = abort.guard(messages)
-        self.memories: MemoriesBackfill = abort.guard(SqlMemories(executor))
+        self.memories: MemoriesBackfill = abort.guard(SqlMemories(executor, bulk_writer))
         self.idempotency_keys: IdempotencyKeys = abort.guard(SqlIdempotencyKeys(executor))
         self._commit = commit
         self._rollback = rollback

@@ -14,7 +14,7 @@ from sqlalchemy import bindparam, select
 from agentkeep.adapters.storage.sql.dialect import insert
 from agentkeep.adapters.storage.sql.prepared import Prepared, insert_row
 from agentkeep.adapters.storage.sql.repositories import bulk
-from agentkeep.adapters.storage.sql.repositories.base import Listing, SqlRepository, entity_columns, row_values
+from agentkeep.adapters.storage.sql.repositories.base import BulkRepository, Listing, entity_columns, row_values
 from agentkeep.adapters.storage.sql.tables import agent_persona_bios, agents, user_agent_profile_metadata
 from agentkeep.domain.ids import is_agent_id, parse_agent_id
 from agentkeep.domain.models import Agent, AgentBio, AgentProfileMetadata
@@ -88,7 +88,7 @@ def _upsert_profile(dialect: str, changed: tuple[str, ...]) -> Prepared:
     return Prepared(stmt)
 
 
-class SqlAgents(SqlRepository):
+class SqlAgents(BulkRepository):
     table = agents
 
     async def add(self, agent: Agent) -> Agent:
@@ -147,7 +147,7 @@ class SqlAgents(SqlRepository):
         return await self._delete("id", agent_id)
 
 
-class SqlAgentBios(SqlRepository):
+class SqlAgentBios(BulkRepository):
     table = bios
 
     async def add(self, bio: AgentBio) -> AgentBio:
@@ -179,7 +179,7 @@ class SqlAgentBios(SqlRepository):
         return await self._delete("id", bio_id)
 
 
-class SqlProfileMetadata(SqlRepository):
+class SqlProfileMetadata(BulkRepository):
     table = profiles
 
     async def get(self, agent_id: str) -> AgentProfileMetadata | None:

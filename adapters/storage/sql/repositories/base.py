@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 from sqlalchemy import ColumnElement, Select, Table, bindparam, func, select, update
 
+from agentkeep.adapters.storage.sql.bulk_writer import BulkWriter
 from agentkeep.adapters.storage.sql.executor import Executor
 from agentkeep.adapters.storage.sql.prepared import Prepared, set_columns
 from agentkeep.adapters.storage.sql.repositories import bulk
@@ -115,17 +116,6 @@ class SqlRepository:
         found = await self._executor.rows(keys_of.query(self._dialect), keys_of.parameters(self._dialect, keys))
         return {next(iter(row.values())) for row in found}
 
-    async def _insert_many(self, rows: Sequence[BaseModel]) -> None:
-        """Insert every entity (all of one model) in the given order: one executemany of an
-        INSERT built once (`bulk.py`), none when empty. The first bad row raises (translated by
-        the executor); the unit of work is then left, which rolls the rows before it back."""
-        if rows:
-            await self._write_batch(bulk.insert_all(self.table, type(rows[0])), rows)
-
-    async def _write_batch(self, write: bulk.BatchWrite, rows: Sequence[BaseModel]) -> None:
-        """One executemany of a bulk statement, a parameter set per entity."""
-        await self._executor.write_bound(write.query(self._dialect), write.parameters(rows, self._dialect))
-
     async def _patch(
         self, model: type[M], key: str, value: Any, patch: Patch, *, columns: Sequence[Any] | None = None
     ) -> M | None:
@@ -144,6 +134,27 @@ class SqlRepository:
     async def _delete(self, key: str, value: Any) -> bool:
         """Delete the row whose column `key` is `value`; whether there was one."""
         return bool(await self._executor.write(_delete_statement(self.table, key), {KEY: value}))
+
+
+class BulkRepository(SqlRepository):
+    """A repository with batch methods for the backfills (the `*Backfill` ports): those write
+    through the bulk writer (`bulk_writer.py`), every other statement through the executor."""
+
+    def __init__(self, executor: Executor, bulk_writer: BulkWriter) -> None:
+        super().__init__(executor)
+        self._bulk_writer = bulk_writer
+
+    async def _insert_many(self, rows: Sequence[BaseModel]) -> None:
+        """Insert every entity (all of one model) in the given order: one executemany of an
+        INSERT built once (`bulk.py`), none when empty. The first bad row raises (translated as
+        every statement's error); the unit of work is then left, which rolls the rows before it
+        back."""
+        if rows:
+            await self._write_batch(bulk.insert_all(self.table, type(rows[0])), rows)
+
+    async def _write_batch(self, write: bulk.BatchWrite, rows: Sequence[BaseModel]) -> None:
+        """One executemany of a bulk statement, a parameter set per entity."""
+        await self._bulk_writer.write(write.query(self._dialect), write.parameters(rows, self._dialect))
 
 
 @functools.lru_cache(maxsize=1024)

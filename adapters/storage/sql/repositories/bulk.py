@@ -1,6 +1,6 @@
 """Bulk reads and writes: a batch as one statement, built once (`Prepared`).
 
-Writes (`BatchWrite`) are one executemany, run by the executor on the driver itself, of parameter
+Writes (`BatchWrite`) are one executemany, run by the bulk writer on the driver itself, of parameter
 sets already in the driver's form: each value went through the bind processor SQLAlchemy has for
 its column on that dialect (so a row is stored exactly as the single-row paths store it), and
 only once when it is the same object as the previous row's (a batch's rows share their
@@ -57,7 +57,7 @@ class BatchWrite:
 
     def parameters(self, entities: Sequence[BaseModel], dialect_name: str) -> list[list[Any]]:
         """One parameter set per entity (all of one model): positional, in the compiled
-        statement's order, each value in the driver's form (for the executor's `write_bound`)."""
+        statement's order, each value in the driver's form (for `bulk_writer.BulkWriter.write`)."""
         if not entities:
             return []
         names, processors = self._binding_for(dialect_name)

@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, bindparam, case, or_, select
 
 from agentkeep.adapters.storage.sql.prepared import Prepared, insert_row
 from agentkeep.adapters.storage.sql.repositories import bulk
-from agentkeep.adapters.storage.sql.repositories.base import Listing, SqlRepository, entity_columns, row_values
+from agentkeep.adapters.storage.sql.repositories.base import BulkRepository, Listing, entity_columns, row_values
 from agentkeep.adapters.storage.sql.tables import memories
 from agentkeep.domain.models import Memory, MemoryKey
 from agentkeep.domain.paging import Paging
@@ -64,7 +64,7 @@ def _for_run(agent_wide_only: bool, unbound_only: bool) -> Prepared:
     return Prepared(select(memories).where(*where).order_by(case((agent_wide, 1), else_=0), *_ORDER))
 
 
-class SqlMemories(SqlRepository):
+class SqlMemories(BulkRepository):
     table = memories
 
     async def add(self, memory: Memory) -> Memory:

@@ -11,11 +11,12 @@ from typing import Any
 
 from sqlalchemy import Insert, Table, bindparam, case, func, or_, select, update
 
+from agentkeep.adapters.storage.sql.bulk_writer import BulkWriter
 from agentkeep.adapters.storage.sql.dialect import POSTGRES, SQLITE, insert_ignoring
 from agentkeep.adapters.storage.sql.executor import Executor
 from agentkeep.adapters.storage.sql.prepared import Prepared, insert_row
 from agentkeep.adapters.storage.sql.repositories import bulk
-from agentkeep.adapters.storage.sql.repositories.base import Listing, SqlRepository, entity_columns, row_values
+from agentkeep.adapters.storage.sql.repositories.base import BulkRepository, Listing, entity_columns, row_values
 from agentkeep.adapters.storage.sql.repositories.leases import RELEASE_RUN_LEASE
 from agentkeep.adapters.storage.sql.repositories.message_rows import MESSAGE_COLUMNS, message_row
 from agentkeep.adapters.storage.sql.tables import messages, sessions, users
@@ -107,15 +108,15 @@ def _row(session: Session, lease: RunLease | None) -> dict[str, Any]:
     }
 
 
-class SqlSessions(SqlRepository):
+class SqlSessions(BulkRepository):
     """Sessions; a session's new owner and first message are added through `users` and
     `messages` where they cannot go in the session's own statement (the unit of work gives its
     own repositories)."""
 
     table = sessions
 
-    def __init__(self, executor: Executor, *, users: Users, messages: Messages) -> None:
-        super().__init__(executor)
+    def __init__(self, executor: Executor, bulk_writer: BulkWriter, *, users: Users, messages: Messages) -> None:
+        super().__init__(executor, bulk_writer)
         self._users = users
         self._messages = messages
 

@@ -11,7 +11,7 @@ from sqlalchemy import bindparam, select
 from agentkeep.adapters.storage.sql.dialect import POSTGRES, SQLITE, insert_ignoring
 from agentkeep.adapters.storage.sql.prepared import Prepared, insert_row
 from agentkeep.adapters.storage.sql.repositories import bulk
-from agentkeep.adapters.storage.sql.repositories.base import Listing, SqlRepository, row_values
+from agentkeep.adapters.storage.sql.repositories.base import BulkRepository, Listing, row_values
 from agentkeep.adapters.storage.sql.tables import users
 from agentkeep.domain.models import User
 from agentkeep.domain.paging import Paging
@@ -38,7 +38,7 @@ _BY_EMAILS = bulk.RowsByKeys(select(users), users.c.email)
 _LIST = Listing(users, _ORDER, email=users.c.email == bindparam("email"))
 
 
-class SqlUsers(SqlRepository):
+class SqlUsers(BulkRepository):
     table = users
 
     async def add(self, user: User) -> User:
