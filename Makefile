@@ -70,7 +70,7 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy agentkeep/domain agentkeep/application
-	$(BIN)/mypy agentkeep/__init__.py agentkeep/adapters agentkeep/entrypoints agentkeep/testing
+	$(BIN)/mypy agentkeep/__init__.py agentkeep/adapters agentkeep/entrypoints agentkeep/testing --exclude agentkeep/testing/contract  # tests are not type-checked
 	$(BIN)/lint-imports
 
 # wrk drives the HTTP benchmark: installed with apt-get when we are root or may sudo without a

@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from agentkeep.adapters.storage.sql.dialect import mask_url
 
@@ -71,3 +71,19 @@ class Settings(BaseSettings):
     def masked_database_url(self) -> str:
         """The database URL as it may be printed or logged: without its password."""
         return mask_url(self.database_url)
+
+
+class IsolatedSettings(Settings):
+    """Settings from keyword arguments and the defaults only: no `AGENTKEEP_*` variable of the
+    machine running the tests leaks in (`Container.for_tests`)."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)

@@ -1,4 +1,5 @@
-"""Fixtures every test layer shares: where PostgreSQL is, and a fresh schema on it per test.
+"""Fixtures every test layer shares: where PostgreSQL is, and a fresh schema on it per test (the
+plugin's `agentkeep_postgres_url` and `agentkeep_pg_schema` under the names the tests use).
 
 Without `AGENTKEEP_TEST_POSTGRES_URL` the PostgreSQL tests skip (a newcomer's laptop); in CI
 (`CI=true`) they fail instead, so a PostgreSQL test is never silently skipped there.
@@ -6,52 +7,32 @@ Without `AGENTKEEP_TEST_POSTGRES_URL` the PostgreSQL tests skip (a newcomer's la
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
 
-POSTGRES_ENV = "AGENTKEEP_TEST_POSTGRES_URL"
-
-
-def _plain_dsn(url: str) -> str:
-    # asyncpg wants postgresql://, not the SQLAlchemy driver form.
-    return url.replace("postgresql+asyncpg://", "postgresql://").replace("postgres://", "postgresql://")
+from agentkeep.testing.storages import fresh_name, plain_dsn
 
 
 @pytest.fixture(scope="session")
-def postgres_url() -> str:
+def postgres_url(agentkeep_postgres_url: str) -> str:
     """The PostgreSQL URL of the test run, or a skip (a failure in CI) when there is none."""
-    url = os.environ.get(POSTGRES_ENV)
-    if not url:
-        message = f"{POSTGRES_ENV} is not set"
-        if os.environ.get("CI"):
-            pytest.fail(f"{message}: CI must run the PostgreSQL tests")
-        pytest.skip(message)
-    return url
+    return agentkeep_postgres_url
 
 
 @pytest.fixture
-async def pg_schema(postgres_url: str) -> AsyncIterator[str]:
-    """A new, empty schema for one test, dropped afterwards."""
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    connection = await asyncpg.connect(_plain_dsn(postgres_url))
-    try:
-        await connection.execute(f'CREATE SCHEMA "{name}"')
-        yield name
-    finally:
-        await connection.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
-        await connection.close()
+def pg_schema(agentkeep_pg_schema: str) -> str:
+    """A new, empty schema for one test, dropped afterwards (the plugin's)."""
+    return agentkeep_pg_schema
 
 
 @pytest.fixture
 async def pg_database(postgres_url: str) -> AsyncIterator[str]:
     """A new, empty database for one test (for what needs the whole database, like Alembic);
     its URL. Dropped afterwards."""
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    connection = await asyncpg.connect(_plain_dsn(postgres_url))
+    name = fresh_name()
+    connection = await asyncpg.connect(plain_dsn(postgres_url))
     try:
         await connection.execute(f'CREATE DATABASE "{name}"')
         base, _, _ = postgres_url.rpartition("/")

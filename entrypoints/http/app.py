@@ -2,7 +2,10 @@
 `GET /health` and the OpenAPI document at `/schema/openapi.json`.
 
 `create_app()` is the factory uvicorn imports (each worker builds its own container from the
-environment); tests pass a container of their own.
+environment): a server's app, which tunes the collector for the process, logs through the root
+logger and closes the storage when it stops. `create_test_app(container)` is the same routes for a
+test: it leaves the collector, the logging set-up and the storage as it found them, so that a suite
+may start a thousand of them and look at the storage after each.
 """
 
 from __future__ import annotations
@@ -36,8 +39,9 @@ YOUNG_GC_THRESHOLD = 50_000
 """Container objects allocated (net) before the collector's youngest generation is collected."""
 
 
-def build_litestar(container: Container) -> Litestar:
-    """The Litestar app on `container` (without the outer request-id/log middleware)."""
+def build_litestar(container: Container, *, serving: bool = True) -> Litestar:
+    """The Litestar app on `container` (without the outer request-id/log middleware); with
+    `serving`, a server's: the collector tuned, logs flushed, the storage closed at shutdown."""
     settings = container.settings()
 
     def services() -> Services:
@@ -103,9 +107,9 @@ def build_litestar(container: Container) -> Litestar:
         route_handlers=[api, health],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         request_max_body_size=settings.max_body,
-        on_startup=[complete_the_document, freeze_startup_objects],
-        on_shutdown=[close_storage],
-        lifespan=[logs_flushed],
+        on_startup=[complete_the_document, freeze_startup_objects] if serving else [complete_the_document],
+        on_shutdown=[close_storage] if serving else [],
+        lifespan=[logs_flushed] if serving else [],
         # The root logger is ours (`configure_logging`): Litestar keeps its own logger only.
         logging_config=LoggingConfig(configure_root_logger=False),
         openapi_config=OpenAPIConfig(
@@ -131,3 +135,12 @@ def create_app(container: Container | None = None) -> ASGIApp:
     settings = container.settings()
     configure_logging()
     return request_id_and_log(build_litestar(container), json_logs=settings.log_format == "json")
+
+
+def create_test_app(container: Container | None = None) -> ASGIApp:
+    """The same app for a test, on `container` (by default `Container.for_tests()`: in memory):
+    no `gc.freeze()`, no threshold change, the root logger untouched, and the storage left open
+    (whoever made it closes it) so that a test can read what a request stored."""
+    container = container or Container.for_tests()
+    settings = container.settings()
+    return request_id_and_log(build_litestar(container, serving=False), json_logs=settings.log_format == "json")

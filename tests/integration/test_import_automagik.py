@@ -24,8 +24,8 @@ from agentkeep.domain.models import Agent, Memory, Message, Session, User
 from agentkeep.domain.paging import Paging
 from agentkeep.domain.ports import ChatModel, Storage, UnitOfWork
 from agentkeep.domain.values import Access, ReadMode, Role
+from agentkeep.testing.comparison import snapshot
 from tests.support.automagik_source import PROMPTED, ROWS, create_source, sid
-from tests.support.comparison import snapshot
 
 SOURCES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 

@@ -20,7 +20,7 @@ from agentkeep.adapters.storage.sql.executor import AsyncExecutor, SyncExecutor
 from agentkeep.adapters.storage.sql.prepared import Prepared
 from agentkeep.domain.models import Agent, AgentProfileMetadata, User
 from agentkeep.domain.ports import Storage, UnitOfWork
-from tests.support.builders import a_bio, a_memory, a_session, a_user, add, an_agent, at
+from agentkeep.testing.builders import a_bio, a_memory, a_session, a_user, add, an_agent, at
 from tests.support.storages import opener
 
 Work = Callable[[UnitOfWork], Awaitable[Any]]

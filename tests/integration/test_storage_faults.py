@@ -32,7 +32,7 @@ from agentkeep.adapters.storage.sql.sqlite import SqliteStorage
 from agentkeep.application.run_agent import RunAgent, RunRequest
 from agentkeep.domain import Message, Paging, StorageUnavailable, UserPatch
 from agentkeep.domain.ports import UnitOfWork
-from tests.support.builders import a_message, a_session, a_user, add, an_agent
+from agentkeep.testing.builders import a_message, a_session, a_user, add, an_agent
 
 #: A unit of work's body, and what it should have written (checked absent after a fault).
 Work = Callable[[UnitOfWork], Awaitable[Any]]

@@ -21,7 +21,7 @@ from agentkeep.domain.models import User
 from agentkeep.domain.paging import Paging
 from agentkeep.domain.ports import Storage
 from agentkeep.domain.values import utcnow
-from tests.support.builders import at
+from agentkeep.testing.builders import at
 
 ROUTE = "POST /api/v1/agents"
 

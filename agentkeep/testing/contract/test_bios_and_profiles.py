@@ -12,7 +12,7 @@ from agentkeep.domain.models import AgentProfileMetadata
 from agentkeep.domain.paging import Paging
 from agentkeep.domain.patches import AgentBioPatch, ProfileCounts
 from agentkeep.domain.ports import Storage
-from tests.support.builders import a_bio, add, an_agent, at
+from agentkeep.testing.builders import a_bio, add, an_agent, at
 
 
 async def test_bio_is_stored_with_its_id_kept(storage: Storage) -> None:

@@ -5,16 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
-from typing import Any
 
 import pytest
 
-from agentkeep.adapters.storage.memory import MemoryStorage
 from agentkeep.domain.errors import Conflict, NotFound
 from agentkeep.domain.paging import Paging
 from agentkeep.domain.ports import Storage, UnitOfWork, UnitOfWorkAborted
-from tests.support.builders import a_bio, a_user, add, an_agent
+from agentkeep.testing.builders import a_bio, a_user, add, an_agent
 
 
 class Boom(Exception):
@@ -185,18 +182,3 @@ async def test_concurrent_units_of_work_keep_exactly_the_committed_ones(storage:
 
     kept = {u.id for u in (await storage.run(lambda uow: uow.users.list(Paging(page_size=100))))[0]}
     assert kept == {u.id for i, u in enumerate(users) if i % 3}
-
-
-async def test_a_unit_of_work_is_committed_when_it_returns(storage: Storage, make_storage: Callable[[], Any]) -> None:
-    # Seen at once by another storage on the same database: `run` returned after the commit, not
-    # before (SQLite's group commit must not answer early).
-    if not hasattr(storage, "create_schema") or isinstance(storage, MemoryStorage):
-        pytest.skip("a memory storage has no database to share")
-    other = make_storage()
-    try:
-        users = [a_user() for _ in range(10)]
-        await asyncio.gather(*(add(storage, u) for u in users))
-        for user in users:
-            assert await other.run(lambda uow, user=user: uow.users.get(user.id)) == user
-    finally:
-        await other.close()

@@ -11,7 +11,7 @@ from agentkeep.domain.errors import Conflict, NotFound
 from agentkeep.domain.paging import Paging
 from agentkeep.domain.patches import SessionPatch
 from agentkeep.domain.ports import RunLease, Storage
-from tests.support.builders import a_message, a_session, a_user, add, an_agent, at, seed
+from agentkeep.testing.builders import a_message, a_session, a_user, add, an_agent, at, seed
 
 
 async def test_session_round_trips_with_its_id_kept(storage: Storage) -> None:

@@ -13,7 +13,7 @@ from agentkeep.domain.models import User
 from agentkeep.domain.paging import Paging
 from agentkeep.domain.patches import UserPatch
 from agentkeep.domain.ports import Storage
-from tests.support.builders import a_user, add, at
+from agentkeep.testing.builders import a_user, add, at
 
 
 async def test_user_made_without_id_is_stored_under_the_id_the_core_made(storage: Storage) -> None:

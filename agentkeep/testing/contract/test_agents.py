@@ -12,7 +12,7 @@ from agentkeep.domain.models import Agent
 from agentkeep.domain.paging import Paging
 from agentkeep.domain.patches import AgentPatch
 from agentkeep.domain.ports import Storage
-from tests.support.builders import add, an_agent, at
+from agentkeep.testing.builders import add, an_agent, at
 
 
 async def test_agent_made_without_id_gets_32_hex_characters(storage: Storage) -> None:

@@ -12,7 +12,7 @@ from agentkeep.domain.paging import Paging
 from agentkeep.domain.patches import MessagePatch
 from agentkeep.domain.ports import Storage
 from agentkeep.domain.values import Role
-from tests.support.builders import a_message, a_session, add, at, seed
+from agentkeep.testing.builders import a_message, a_session, add, at, seed
 
 
 async def test_message_of_a_missing_session_is_not_found(storage: Storage) -> None:

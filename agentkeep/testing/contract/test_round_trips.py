@@ -8,6 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from agentkeep.domain.ports import Storage, UnitOfWork
+from agentkeep.testing.builders import add
 from agentkeep.testing.strategies import (
     agent_bios,
     agents,
@@ -17,7 +18,6 @@ from agentkeep.testing.strategies import (
     sessions,
     users,
 )
-from tests.support.builders import add
 
 
 @settings(

@@ -12,7 +12,7 @@ from agentkeep.domain.paging import Paging
 from agentkeep.domain.patches import MemoryPatch
 from agentkeep.domain.ports import Storage
 from agentkeep.domain.values import ReadMode
-from tests.support.builders import a_memory, a_session, a_user, add, an_agent, at, seed
+from agentkeep.testing.builders import a_memory, a_session, a_user, add, an_agent, at, seed
 
 CONTENTS: list[Any] = [
     "plain text with ünïcode 🧠",

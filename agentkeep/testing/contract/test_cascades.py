@@ -9,7 +9,7 @@ from functools import partial
 from agentkeep.domain.models import Agent, AgentProfileMetadata, Memory, Message, Session, User
 from agentkeep.domain.paging import Paging
 from agentkeep.domain.ports import Storage, UnitOfWork
-from tests.support.builders import a_bio, a_memory, a_message, a_session, a_user, add, an_agent
+from agentkeep.testing.builders import a_bio, a_memory, a_message, a_session, a_user, add, an_agent
 
 
 @dataclass

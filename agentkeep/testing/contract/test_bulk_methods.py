@@ -6,35 +6,18 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 
-from agentkeep.adapters.storage.sql import large_writes
 from agentkeep.domain.errors import Conflict, DomainError, NotFound
 from agentkeep.domain.models import Agent, AgentProfileMetadata
 from agentkeep.domain.paging import Paging
 from agentkeep.domain.ports import Storage, UnitOfWork
-from tests.support.builders import a_bio, a_memory, a_message, a_session, a_user, add, an_agent, at, seed
-from tests.support.storages import ADAPTERS, opener
+from agentkeep.testing.builders import a_bio, a_memory, a_message, a_session, a_user, add, an_agent, at, seed
 
 Work = Callable[[UnitOfWork], Awaitable[Any]]
 E = TypeVar("E", bound=DomainError)
-#: SQLite with every bulk INSERT run as it runs a large one: in a worker thread, as multi-row
-#: statements (of two rows here, so that a batch takes several and one of them is shorter).
-SQLITE_OFF_LOOP = "sqlite-off-loop"
-
-
-@pytest.fixture(params=[*ADAPTERS, SQLITE_OFF_LOOP])
-def make_storage(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[], Any]:
-    """Every adapter of the contract suite, and SQLite's large writes (this module's calls are
-    small: `SyncExecutor` would run them inline)."""
-    if request.param != SQLITE_OFF_LOOP:
-        return opener(request.param, request, tmp_path)
-    monkeypatch.setattr(large_writes, "OFF_LOOP_ROWS", 1)
-    monkeypatch.setattr(large_writes, "MAX_ROWS", 2)
-    return opener("sqlite", request, tmp_path)
 
 
 async def everything(storage: Storage) -> tuple[list[Any], ...]:
