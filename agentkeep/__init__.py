@@ -9,7 +9,7 @@ The installed distribution is this one package. Its rooms are the repository's t
 The few names a user needs are here, imported on first use (so that `import agentkeep.domain`
 stays as light as the domain itself):
 
-    from agentkeep import Container, MemoryStorage, create_app, open_storage
+    from agentkeep import Container, MemoryStorage, create_app, create_test_app, open_storage
 """
 
 from __future__ import annotations
@@ -23,17 +23,18 @@ if TYPE_CHECKING:
     from agentkeep.adapters.storage.memory import MemoryStorage
     from agentkeep.adapters.storage.sql.database import open_storage
     from agentkeep.entrypoints.container import Container
-    from agentkeep.entrypoints.http.app import create_app
+    from agentkeep.entrypoints.http.app import create_app, create_test_app
 
 #: Public name -> the module that defines it.
 _PUBLIC = {
     "Container": "agentkeep.entrypoints.container",
     "MemoryStorage": "agentkeep.adapters.storage.memory",
     "create_app": "agentkeep.entrypoints.http.app",
+    "create_test_app": "agentkeep.entrypoints.http.app",
     "open_storage": "agentkeep.adapters.storage.sql.database",
 }
 
-__all__ = ["Container", "MemoryStorage", "__version__", "create_app", "open_storage"]
+__all__ = ["Container", "MemoryStorage", "__version__", "create_app", "create_test_app", "open_storage"]
 
 
 def __getattr__(name: str) -> Any:

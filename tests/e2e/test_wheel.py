@@ -1,14 +1,19 @@
 """The built distribution as a user installs it: one `agentkeep` package, beside a project that has
-its own `domain`, `application` and `migrations` packages (a hexagonal project, like agentkeep).
+its own `domain`, `application` and `migrations` packages (a hexagonal project, like agentkeep),
+whose suite uses agentkeep's pytest plugin, strategies and in-memory app, and runs agentkeep's
+shipped contract suite on a storage of its own (`my_storage`).
 
 The wheel is built from a copy of the source tree and installed, without dependencies, into a new
-virtual environment; the dependencies come from this test run's environment through a path entry
-(a `.pth` line, which does not run that environment's own `.pth` files, so agentkeep's editable
-install there stays out). Then the user's suite runs in that environment.
+virtual environment; the dependencies (the `testing` extra's among them: pytest, pytest-asyncio,
+Hypothesis) come from this test run's environment through a path entry (a `.pth` line, which does
+not run that environment's own `.pth` files, so agentkeep's editable install there stays out). Then
+the user's suite runs in that environment. The project runs pytest-asyncio in strict mode, the
+default, so nothing of agentkeep's leans on this repository's `asyncio_mode = "auto"`.
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -41,7 +46,80 @@ USER_PROJECT = {
             return Order(reference)
     """,
     "migrations/__init__.py": "NAME = 'the user project migrations'\n",
+    "pyproject.toml": """
+        [tool.pytest.ini_options]
+        asyncio_mode = "strict"
+        asyncio_default_fixture_loop_scope = "function"
+    """,
+    "my_storage.py": """
+        from agentkeep import MemoryStorage
+
+
+        class MyStorage(MemoryStorage):
+            \"\"\"The user's own adapter (here agentkeep's in-memory one under another name).\"\"\"
+
+
+        def make_storage():
+            return MyStorage()
+
+
+        class CommitsOnError(MemoryStorage):
+            \"\"\"A broken adapter: `run` keeps what the work wrote even when it raised.\"\"\"
+
+            async def run(self, work):
+                async with self.unit_of_work() as uow:
+                    try:
+                        return await work(uow)
+                    finally:
+                        await uow.commit()
+
+
+        def make_broken_storage():
+            return CommitsOnError()
+    """,
     "tests/__init__.py": "",
+    "tests/test_with_agentkeep.py": """
+        import asyncio
+        import uuid
+
+        import pytest
+        from hypothesis import given, settings
+        from hypothesis import strategies as st
+
+        from agentkeep import MemoryStorage
+        from agentkeep.testing.strategies import users
+
+
+        @pytest.mark.asyncio
+        async def test_a_use_case_on_memory(agentkeep_container, make_agent):
+            agent = await make_agent(name="ada")
+            assert (await agentkeep_container.agents().get("ada")).id == agent.id
+
+
+        def test_the_http_api_in_memory(agentkeep_client):
+            assert agentkeep_client.post("/api/v1/agents", json={"name": "bob"}).status_code == 201
+            reply = agentkeep_client.post("/api/v1/agents/bob/run", json={"message_content": "hi"})
+            assert reply.status_code == 200, reply.text
+            session = agentkeep_client.get(f"/api/v1/sessions/{reply.json()['session_id']}").json()
+            assert [m["text_content"] for m in session["messages"]["items"]] == ["hi", reply.json()["message"]]
+
+
+        @pytest.mark.asyncio
+        async def test_the_async_client_reads_what_the_factories_stored(agentkeep_async_client, make_session):
+            session = await make_session(name="daily")
+            response = await agentkeep_async_client.get(f"/api/v1/sessions/{session.id}")
+            assert response.status_code == 200, response.text
+            assert response.json()["name"] == "daily"
+
+
+        STORAGE = MemoryStorage()
+
+
+        @settings(max_examples=30, database=None)
+        @given(user=users(ids=st.builds(uuid.uuid4), email=st.none()))
+        def test_every_example_is_a_new_user(user):
+            asyncio.run(STORAGE.run(lambda uow: uow.users.add(user)))
+    """,
     "tests/test_both.py": """
         import asyncio
         from pathlib import Path
@@ -142,7 +220,63 @@ def test_a_project_with_its_own_domain_runs_its_suite_beside_agentkeep(venv: Pat
         stdin=subprocess.DEVNULL,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "3 passed" in result.stdout
+    assert "7 passed" in result.stdout
+
+
+def test_the_testing_extra_names_what_the_plugin_needs(venv: Path) -> None:
+    result = subprocess.run(
+        [venv / "bin" / "python", "-c", "import importlib.metadata as m; print('\\n'.join(m.requires('agentkeep')))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    extra = {line.split(">=")[0] for line in result.stdout.splitlines() if 'extra == "testing"' in line}
+    assert extra == {"pytest", "pytest-asyncio", "hypothesis"}
+
+
+def contract(venv: Path, project: Path, *options: str) -> subprocess.CompletedProcess[str]:
+    """agentkeep's shipped contract suite, run from the user's project with `options`."""
+    for name, text in USER_PROJECT.items():
+        (project / name).parent.mkdir(parents=True, exist_ok=True)
+        (project / name).write_text(textwrap.dedent(text))
+    return subprocess.run(
+        [venv / "bin" / "python", "-m", "pytest", "-p", "no:cacheprovider", "--pyargs", "agentkeep.testing.contract"]
+        + list(options),
+        cwd=project,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def test_the_shipped_contract_suite_runs_on_the_users_storage(venv: Path, tmp_path: Path) -> None:
+    result = contract(venv, tmp_path, "-q", "-rs", "--agentkeep-storage=my_storage:make_storage")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr
+    passed = int(re.search(r"(\d+) passed", result.stdout).group(1))  # type: ignore[union-attr]
+    assert passed > 150
+    assert "skipped" not in result.stdout  # the state machine too: memory against the user's storage
+    listed = contract(venv, tmp_path, "--collect-only", "-q", "--agentkeep-storage=my_storage:make_storage")
+    assert "test_the_storage_agrees_with_memory[my_storage:make_storage]" in listed.stdout
+
+
+def test_the_shipped_contract_suite_fails_a_storage_that_breaks_it(venv: Path, tmp_path: Path) -> None:
+    result = contract(
+        venv, tmp_path, "-q", "-x", "-k", "test_unit_of_work", "--agentkeep-storage=my_storage:make_broken_storage"
+    )
+    assert result.returncode == 1, result.stdout[-3000:] + result.stderr
+    assert "1 failed" in result.stdout
+
+
+def test_a_storage_that_cannot_be_found_is_one_usage_error(venv: Path, tmp_path: Path) -> None:
+    for spec, said in [
+        ("nowhere", "give one of memory, sqlite, postgres or module:callable"),
+        ("no_such_module:make", "cannot import no_such_module"),
+        ("my_storage:nothing", "my_storage has no callable nothing"),
+    ]:
+        result = contract(venv, tmp_path, f"--agentkeep-storage={spec}")
+        assert result.returncode == 4, result.stdout + result.stderr  # pytest's usage error
+        assert f"--agentkeep-storage={spec}: {said}" in result.stderr
+        assert "Traceback" not in result.stderr
 
 
 def test_the_installed_command_upgrades_a_new_database(venv: Path, tmp_path: Path) -> None:

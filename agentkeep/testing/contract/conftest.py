@@ -24,7 +24,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: Any) -> None:
-    if inspect.iscoroutinefunction(obj) and collector.funcnamefilter(name):  # type: ignore[attr-defined]
+    # A Hypothesis test is a sync wrapper around the coroutine function (`.hypothesis.inner_test`).
+    test = getattr(getattr(obj, "hypothesis", None), "inner_test", obj)
+    if inspect.iscoroutinefunction(test) and collector.funcnamefilter(name):  # type: ignore[attr-defined]
         pytest.mark.asyncio(obj)
 
 
