@@ -5,14 +5,16 @@
 * turn: one turn in-process through `RunAgent` on a 1,000-message session, then its last 50
   messages read back, against the raw `sqlite3` turn (`bench.turn`);
 * migrate: migrate-agents against raw executemany and a commit per row, and its peak RSS
-  (`bench.migrate_agents`, in a child process).
+  (`bench.migrate_agents`, in a child process);
+* test-apps: the memory a test suite grows by over 1,000 `create_test_app` starts with a request
+  each, and the server's `create_app` over 100 for contrast (`bench.test_apps`, child processes).
 
 Writes bench/results/latest.json and latest.png. `--quick` is a smoke run (tiny sizes, one short
 wrk run): it checks that everything works, says nothing of speed, and writes to a temporary
 directory so the real figures stay. PostgreSQL is measured on the server of `--postgres` (default:
 $AGENTKEEP_TEST_POSTGRES_URL), in databases made and dropped for the run.
 
-    python -m bench [--quick] [--postgres URL] [--only http,history,turn,migrate] [--runs N] [--seconds S]
+    python -m bench [--quick] [--postgres URL] [--only http,history,turn,migrate,test-apps] [--runs N] [--seconds S]
 """
 
 from __future__ import annotations
@@ -33,14 +35,26 @@ from typing import Any
 from agentkeep.adapters.storage.sql.dialect import mask_url
 from bench.history import PER_SESSION, WARMUP, run_history
 from bench.http_run import WrkSettings, run_http
-from bench.report import Row, history_rows, http_rows, migrate_rows, table, turn_rows, write_json, write_plot
+from bench.report import (
+    Row,
+    history_rows,
+    http_rows,
+    migrate_rows,
+    table,
+    test_app_rows,
+    turn_rows,
+    write_json,
+    write_plot,
+)
+from bench.test_apps import WARMUP as TEST_APP_WARMUP
+from bench.test_apps import run_test_apps
 from bench.turn import run_turn
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 MIGRATE_RESULT = RESULTS / "migrate_agents.json"  # where bench.migrate_agents writes its figures
 SMOKE_RESULTS = Path(tempfile.gettempdir()) / "agentkeep-bench-smoke"
-PARTS = ("http", "history", "turn", "migrate")
+PARTS = ("http", "history", "turn", "migrate", "test-apps")
 
 
 @dataclass(frozen=True)
@@ -56,6 +70,8 @@ class Plan:
     turns: int  # per round of the in-process turn (as many rounds as `runs`, at least 3 unless quick)
     migrate_profiles: int
     migrate_rss: str  # the profile counts whose peak RSS is measured
+    test_app_starts: int
+    server_app_starts: int
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Plan:
@@ -71,6 +87,8 @@ class Plan:
             turns=30 if quick else 500,
             migrate_profiles=2_000 if quick else 100_000,
             migrate_rss="2000" if quick else "100000,1000000",
+            test_app_starts=40 if quick else 1000,
+            server_app_starts=30 if quick else 100,
         )
 
 
@@ -150,7 +168,23 @@ def measure_migrate(plan: Plan) -> tuple[Any, list[Row], str]:
     return figures, migrate_rows(figures), f"migrate-agents on SQLite: median of {plan.runs} run(s)"
 
 
-MEASURE = {"http": measure_http, "history": measure_history, "turn": measure_turn, "migrate": measure_migrate}
+def measure_test_apps(plan: Plan) -> tuple[Any, list[Row], str]:
+    _progress(f"test-apps: {plan.test_app_starts:,} test app starts, {plan.server_app_starts} server app starts")
+    figures = run_test_apps(plan.test_app_starts, plan.server_app_starts)
+    note = (
+        f"test-apps: RSS after {TEST_APP_WARMUP} starts and after the last, each start a new container on a new"
+        " MemoryStorage, the app, a TestClient entered and left with one request (bench.test_apps)"
+    )
+    return figures, test_app_rows(figures), note
+
+
+MEASURE = {
+    "http": measure_http,
+    "history": measure_history,
+    "turn": measure_turn,
+    "migrate": measure_migrate,
+    "test-apps": measure_test_apps,
+}
 
 
 def write(report: dict[str, Any], rows: list[Row], directory: Path, stem: str) -> None:

@@ -123,6 +123,14 @@ def migrate_rows(migrate: dict[str, Any]) -> list[Row]:
     return rows
 
 
+def test_app_rows(apps: dict[str, Any]) -> list[Row]:
+    test, server = apps["test_app"], apps["server_app"]
+    return [
+        Row(f"test app RSS growth MB, {test['starts']:,} starts", test["growth_mb"], None, Bar("<", 20, "value")),
+        Row(f"server app (create_app) RSS growth MB, {server['starts']:,} starts", server["growth_mb"]),
+    ]
+
+
 def _count(size: str) -> str:
     return f"{int(size):,}"
 

@@ -15,7 +15,6 @@ or builds a container that never reads the environment nor opens a file of its o
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
 from dependency_injector import containers, providers
@@ -36,7 +35,6 @@ from agentkeep.domain.ports import Storage
 from agentkeep.entrypoints.settings import IsolatedSettings, Settings
 
 
-@lru_cache(maxsize=16)
 def database_kind(url: str) -> str:
     """`sqlite` or `postgres`, from a database URL in any accepted form."""
     return "sqlite" if normalize_url(url).get_backend_name() == SQLITE else "postgres"
@@ -49,7 +47,7 @@ def _secret(value: Any) -> str | None:
 class Current:
     """Whatever `provider` gives now, attribute by attribute: what the use cases hold in place of
     the storage and the model registry, so that an override reaches them however early they were
-    built (one provider call per attribute: about a microsecond)."""
+    built (one provider call per attribute: under a microsecond)."""
 
     __slots__ = ("_provider",)
 
@@ -67,20 +65,19 @@ class Current:
 MIN_LOCK_WAIT = 5.0
 
 
+def storage_for(settings: Settings) -> SqliteStorage | PostgresStorage:
+    """The storage `settings.database_url` names. On SQLite, a write waits for another process's
+    lock (a second worker, the CLI) as long as a run waits for its session, but never under
+    `MIN_LOCK_WAIT`, or two workers would answer 503 to each other."""
+    if database_kind(settings.database_url) == "sqlite":
+        return SqliteStorage(settings.database_url, busy_timeout=max(settings.session_wait, MIN_LOCK_WAIT))
+    return PostgresStorage(settings.database_url)
+
+
 class Container(containers.DeclarativeContainer):
     settings = providers.Singleton(Settings)
 
-    storage = providers.Selector(
-        providers.Callable(database_kind, settings.provided.database_url),
-        # How long a write waits for another process's lock (a second worker, the CLI): the
-        # session wait, but never under 5 s, or two workers would answer 503 to each other.
-        sqlite=providers.Singleton(
-            SqliteStorage,
-            settings.provided.database_url,
-            busy_timeout=providers.Callable(lambda wait: max(wait, MIN_LOCK_WAIT), settings.provided.session_wait),
-        ),
-        postgres=providers.Singleton(PostgresStorage, settings.provided.database_url),
-    )
+    storage = providers.Singleton(storage_for, settings)
 
     models = providers.Singleton(
         ModelRegistry,

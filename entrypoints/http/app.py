@@ -110,8 +110,9 @@ def build_litestar(container: Container, *, serving: bool = True) -> Litestar:
         on_startup=[complete_the_document, freeze_startup_objects] if serving else [complete_the_document],
         on_shutdown=[close_storage] if serving else [],
         lifespan=[logs_flushed] if serving else [],
-        # The root logger is ours (`configure_logging`): Litestar keeps its own logger only.
-        logging_config=LoggingConfig(configure_root_logger=False),
+        # The root logger is ours (`configure_logging`): Litestar keeps its own logger only. A
+        # test app configures none: Litestar's would start a queue listener thread per app.
+        logging_config=LoggingConfig(configure_root_logger=False) if serving else None,
         openapi_config=OpenAPIConfig(
             title="agentkeep",
             version=VERSION,

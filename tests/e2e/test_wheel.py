@@ -234,14 +234,25 @@ def test_the_testing_extra_names_what_the_plugin_needs(venv: Path) -> None:
     assert extra == {"pytest", "pytest-asyncio", "hypothesis"}
 
 
+CONTRACT = "agentkeep.testing.contract"
+
+
 def contract(venv: Path, project: Path, *options: str) -> subprocess.CompletedProcess[str]:
     """agentkeep's shipped contract suite, run from the user's project with `options`."""
     for name, text in USER_PROJECT.items():
         (project / name).parent.mkdir(parents=True, exist_ok=True)
         (project / name).write_text(textwrap.dedent(text))
     return subprocess.run(
-        [venv / "bin" / "python", "-m", "pytest", "-p", "no:cacheprovider", "--pyargs", "agentkeep.testing.contract"]
-        + list(options),
+        [
+            venv / "bin" / "python",
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "--pyargs",
+            "agentkeep.testing.contract",
+            *options,
+        ],
         cwd=project,
         capture_output=True,
         text=True,

@@ -8,6 +8,7 @@ import asyncio
 import gc
 import logging
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -87,6 +88,15 @@ def test_the_test_app_leaves_the_collector_the_logging_and_the_storage_as_they_w
     user = asyncio.run(storage.run(lambda uow: uow.users.get_by_email("ada@example.com")))
     assert user is not None
     assert str(user.id) == response.json()["id"]
+
+
+def test_test_apps_leave_no_thread_behind() -> None:
+    # Litestar's logging set-up starts a queue listener thread per app: a test app has none.
+    threads = threading.active_count()
+    for _ in range(3):
+        with TestClient(create_test_app(Container.for_tests(api_keys=["k"]))) as client:
+            assert client.get("/health").status_code == 200
+    assert threading.active_count() == threads
 
 
 def test_the_test_app_can_be_started_again_on_the_same_container() -> None:
