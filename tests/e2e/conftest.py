@@ -11,7 +11,7 @@ new SQLite file or a new PostgreSQL schema for each test (the `sqlite` / `postgr
 
 Starting and stopping uvicorn costs ~0.3 s (its shutdown alone sleeps 0.2 s): over a few hundred
 tests, minutes. So one server per kind of database serves the whole run, and each test gives it a
-storage of its own by overriding `container.storage` (the use cases are then rebuilt on it). A test
+storage of its own by overriding `container.storage` (which reaches every use case at once). A test
 that needs other settings says so, `@pytest.mark.settings(max_body=2048)`, and gets a server of its
 own. The tests run on the session's event loop, the one the shared servers run on
 (`pytestmark = pytest.mark.asyncio(loop_scope="session")` in each module).
@@ -259,13 +259,11 @@ async def server(
         return
     container, storage = shared_server.container, storage_of(database)
     container.storage.override(storage)
-    container.reset_singletons()  # the use cases, rebuilt on this test's storage
     try:
         await storage.create_schema()
         yield shared_server
     finally:
         container.storage.reset_last_overriding()
-        container.reset_singletons()
         await storage.close()
 
 

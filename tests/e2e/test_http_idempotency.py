@@ -193,13 +193,11 @@ async def test_a_run_whose_reply_was_not_stored_is_replayed_and_keeps_one_user_m
 ) -> None:
     await agent(api)
     container.storage.override(_RepliesFail(container.storage(), failure))
-    container.reset_singletons()
     try:
         first = await run(api, "assistant", "there?", headers=keyed("lost"), session_name="lost")
         again = await run(api, "assistant", "there?", headers=keyed("lost"), session_name="lost")
     finally:
         container.storage.reset_last_overriding()
-        container.reset_singletons()
 
     error(first, status, code)
     replay_of(again, first)
