@@ -22,10 +22,12 @@ from agentkeep.domain.values import (
     JsonObject,
     Label,
     ModelName,
+    MultitaskStrategy,
     PersonaBioSource,
     PersonaSource,
     ReadMode,
     Role,
+    RunStatus,
     Text,
     Timestamp,
     utcnow,
@@ -185,3 +187,35 @@ class Memory(Entity):
     @property
     def key(self) -> MemoryKey:
         return (self.name, self.agent_id, self.user_id)
+
+
+class RunError(BaseModel):
+    """Why a run failed or was cancelled by the system: a code (`model_error`, `model_timeout`,
+    `interrupted`, ...) and a sentence."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    code: Label
+    detail: str
+
+
+class Run(Entity):
+    """One run of an agent on a message (SPEC §9): made by every run request, finished once
+    (`completed`, `failed` or `cancelled`). Deleting its session deletes it."""
+
+    __table__ = "runs"
+
+    id: uuid.UUID = Field(default_factory=new_id)
+    session_id: uuid.UUID
+    agent_id: AgentId
+    user_id: UserId
+    status: RunStatus = RunStatus.QUEUED
+    user_message_id: uuid.UUID | None = None
+    assistant_message_id: uuid.UUID | None = None
+    pending_tool_calls: list[ToolCall] = Field(default_factory=list)
+    error: RunError | None = None
+    usage: Usage | None = None
+    steps: Count = 0
+    multitask_strategy: MultitaskStrategy = MultitaskStrategy.ENQUEUE
+    started_at: Timestamp | None = None
+    finished_at: Timestamp | None = None

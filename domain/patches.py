@@ -4,12 +4,14 @@ JSON fields are replaced whole; ids, owner ids and timestamps are read only.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from typing import Any, ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from agentkeep.domain.errors import FieldError, Invalid
+from agentkeep.domain.models import RunError, ToolCall, Usage
 from agentkeep.domain.values import (
     Access,
     AgentName,
@@ -22,7 +24,9 @@ from agentkeep.domain.values import (
     PersonaBioSource,
     PersonaSource,
     ReadMode,
+    RunStatus,
     Text,
+    Timestamp,
 )
 
 _ALWAYS_READ_ONLY = frozenset({"id", "created_at", "updated_at"})
@@ -136,3 +140,19 @@ class MemoryPatch(Patch):
 
     read_only = frozenset({"agent_id", "user_id", "session_id"})
     not_null = frozenset({"name", "read_mode", "access", "metadata"})
+
+
+class RunPatch(Patch):
+    """What a run's life changes on its record (written by the core, never by a caller)."""
+
+    status: RunStatus | None = None
+    assistant_message_id: uuid.UUID | None = None
+    pending_tool_calls: list[ToolCall] | None = None
+    error: RunError | None = None
+    usage: Usage | None = None
+    steps: Count | None = None
+    started_at: Timestamp | None = None
+    finished_at: Timestamp | None = None
+
+    read_only = frozenset({"session_id", "agent_id", "user_id", "user_message_id", "multitask_strategy"})
+    not_null = frozenset({"status", "pending_tool_calls", "steps"})

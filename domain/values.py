@@ -153,3 +153,31 @@ class ReadMode(StrEnum):
 class Access(StrEnum):
     READ = "read"
     WRITE = "write"
+
+
+class RunStatus(StrEnum):
+    """Where a run is (SPEC §9). `queued`, `running` and `requires_action` hold the session."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    REQUIRES_ACTION = "requires_action"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def active(self) -> bool:
+        """Whether the run is not finished yet (it holds its session)."""
+        return self in ACTIVE_RUN_STATUSES
+
+
+ACTIVE_RUN_STATUSES = frozenset({RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.REQUIRES_ACTION})
+
+
+class MultitaskStrategy(StrEnum):
+    """What a run does when its session is busy with another (SPEC §9.6)."""
+
+    ENQUEUE = "enqueue"
+    REJECT = "reject"
+    INTERRUPT = "interrupt"
+    ROLLBACK = "rollback"

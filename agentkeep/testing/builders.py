@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from agentkeep.domain.models import Agent, AgentBio, AgentProfileMetadata, Memory, Message, Session, User
+from agentkeep.domain.models import Agent, AgentBio, AgentProfileMetadata, Memory, Message, Run, Session, User
 from agentkeep.domain.ports import Storage, UnitOfWork
 from agentkeep.domain.values import PersonaBioSource, Role
 
@@ -51,6 +51,12 @@ def a_memory(agent: Agent, user: User | None = None, **fields: Any) -> Memory:
     return Memory(agent_id=agent.id, user_id=None if user is None else user.id, **fields)
 
 
+def a_run(session: Session, **fields: Any) -> Run:
+    fields.setdefault("user_id", session.user_id)
+    fields.setdefault("agent_id", session.agent_id)
+    return Run(session_id=session.id, **fields)
+
+
 async def add_to(uow: UnitOfWork, entity: Any) -> None:
     """Write one entity through the repository of its kind."""
     match entity:
@@ -68,6 +74,8 @@ async def add_to(uow: UnitOfWork, entity: Any) -> None:
             await uow.messages.add(entity)
         case Memory():
             await uow.memories.add(entity)
+        case Run():
+            await uow.runs.add(entity)
         case _:
             raise TypeError(f"not an entity: {entity!r}")
 

@@ -54,7 +54,8 @@ async def _every(list_page: Callable[[Paging], Awaitable[tuple[list[Any], int]]]
 
 async def snapshot(uow: UnitOfWork) -> dict[str, Any]:
     """Every row of every table, in the order the lists give them: `users`, `agents`, `sessions`,
-    `memories` as lists; `bios`, `latest_bio`, `profile` by agent id; `messages` by session id."""
+    `memories` as lists; `bios`, `latest_bio`, `profile` by agent id; `messages` and `runs` by
+    session id."""
     agents: list[Agent] = await _every(lambda p: uow.agents.list(p))
     sessions: list[Session] = await _every(lambda p: uow.sessions.list(p))
     state: dict[str, Any] = {
@@ -66,6 +67,7 @@ async def snapshot(uow: UnitOfWork) -> dict[str, Any]:
         "latest_bio": {a.id: await uow.bios.latest(a.id) for a in agents},
         "profile": {a.id: await uow.profile_metadata.get(a.id) for a in agents},
         "messages": {s.id: await _every(partial(uow.messages.list, s.id)) for s in sessions},
+        "runs": {s.id: await _every(partial(uow.runs.list, s.id)) for s in sessions},
     }
     return {
         key: {k: plain(v) for k, v in value.items()} if isinstance(value, dict) else plain(value)
@@ -83,6 +85,7 @@ def row_ids(state: dict[str, Any]) -> dict[str, list[Any]]:
         "bios": [b["id"] for bios in state["bios"].values() for b in bios],
         "profile_metadata": [agent_id for agent_id, p in state["profile"].items() if p is not None],
         "messages": [m["id"] for messages in state["messages"].values() for m in messages],
+        "runs": [r["id"] for runs in state["runs"].values() for r in runs],
         "agents with bios": [agent_id for agent_id, bios in state["bios"].items() if bios],
         "agents with memories": sorted({m["agent_id"] for m in state["memories"]}),
         "sessions with messages": [sid for sid, messages in state["messages"].items() if messages],

@@ -13,6 +13,7 @@ from agentkeep.domain.ports.idempotency_keys import IdempotencyKeys
 from agentkeep.domain.ports.memories import Memories
 from agentkeep.domain.ports.messages import Messages
 from agentkeep.domain.ports.profile_metadata import ProfileMetadata
+from agentkeep.domain.ports.runs import Runs
 from agentkeep.domain.ports.sessions import Sessions
 from agentkeep.domain.ports.users import Users
 
@@ -58,6 +59,9 @@ class UnitOfWork(Protocol):
 
     @property
     def idempotency_keys(self) -> IdempotencyKeys: ...
+
+    @property
+    def runs(self) -> Runs: ...
 
     async def commit(self) -> None: ...
 

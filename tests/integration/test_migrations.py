@@ -137,6 +137,20 @@ def one_row_per_table() -> dict[str, dict[str, Any]]:
             "body": "{}",
             "expires_at": now,
         },
+        "runs": {
+            "id": uuid.uuid4(),
+            "session_id": session_id,
+            "agent_id": agent_id,
+            "user_id": user_id,
+            "status": "completed",
+            "pending_tool_calls": [],
+            "usage": {"model": "echo", "total_tokens": 3},
+            "steps": 1,
+            "multitask_strategy": "enqueue",
+            "started_at": now,
+            "finished_at": now,
+            **stamps,
+        },
     }
     assert set(rows) == set(tables.metadata.tables), "a table was added: give it a row here"
     return rows

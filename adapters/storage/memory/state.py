@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 from agentkeep.domain.errors import Conflict, NotFound
 from agentkeep.domain.idempotency import IdempotencyRecord
-from agentkeep.domain.models import Agent, AgentBio, AgentProfileMetadata, Memory, Message, Session, User
+from agentkeep.domain.models import Agent, AgentBio, AgentProfileMetadata, Memory, Message, Run, Session, User
 from agentkeep.domain.paging import Paging
 
 E = TypeVar("E", bound=BaseModel)
@@ -56,6 +56,7 @@ class Tables:
     # The run lease of a session (the storage-only `run_token`, `run_until` columns in SQL).
     leases: dict[uuid.UUID, Lease] = field(default_factory=dict)
     idempotency_keys: dict[tuple[str, str], IdempotencyRecord] = field(default_factory=dict)  # by (route, key)
+    runs: dict[uuid.UUID, Run] = field(default_factory=dict)
     last_seq: int = 0
 
     def copy(self) -> Tables:
@@ -71,6 +72,7 @@ class Tables:
             memories=dict(self.memories),
             leases=dict(self.leases),
             idempotency_keys=dict(self.idempotency_keys),
+            runs=dict(self.runs),
         )
 
     def next_seq(self) -> int:
@@ -104,6 +106,7 @@ class Tables:
             return False
         self.leases.pop(session_id, None)
         _drop(self.messages, lambda m: m.item.session_id == session_id)
+        _drop(self.runs, lambda r: r.session_id == session_id)
         for memory in [m for m in self.memories.values() if m.session_id == session_id]:
             # ON DELETE SET NULL: the row changes, its updated_at does not.
             self.memories[memory.id] = memory.model_copy(update={"session_id": None})

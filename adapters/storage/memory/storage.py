@@ -20,6 +20,7 @@ from agentkeep.adapters.storage.memory.repositories import (
     MemoryMemories,
     MemoryMessages,
     MemoryProfileMetadata,
+    MemoryRuns,
     MemorySessions,
     MemoryUsers,
 )
@@ -35,6 +36,7 @@ from agentkeep.domain.ports.backfill import (
     UsersBackfill,
 )
 from agentkeep.domain.ports.idempotency_keys import IdempotencyKeys
+from agentkeep.domain.ports.runs import Runs
 from agentkeep.domain.ports.unit_of_work import UnitOfWork
 
 T = TypeVar("T")
@@ -57,6 +59,7 @@ class MemoryUnitOfWork:
         self.messages: MessagesBackfill = abort.guard(MemoryMessages(uow_tables))
         self.memories: MemoriesBackfill = abort.guard(MemoryMemories(uow_tables))
         self.idempotency_keys: IdempotencyKeys = abort.guard(MemoryIdempotencyKeys(uow_tables))
+        self.runs: Runs = abort.guard(MemoryRuns(uow_tables))
 
     async def commit(self) -> None:
         self._abort.check()

@@ -183,6 +183,7 @@ _NOUNS = {
     "sessions": "session",
     "messages": "message",
     "memories": "memory",
+    "runs": "run",
 }
 
 

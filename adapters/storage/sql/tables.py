@@ -279,6 +279,35 @@ idempotency_keys = Table(
     Index(None, "expires_at"),
 )
 
+# The record of every run (SPEC §9). `user_id` and `agent_id` are copies of the session's (deleting
+# the session, or its user or agent, deletes its runs through it).
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", Uuid(), primary_key=True),
+    Column("session_id", Uuid(), ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False),
+    Column("agent_id", AgentIdType, nullable=False),
+    Column("user_id", Uuid(), nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("user_message_id", Uuid()),
+    Column("assistant_message_id", Uuid()),
+    Column("pending_tool_calls", Json, nullable=False),
+    Column("error", Json),
+    Column("usage", Json),
+    Column("steps", Integer, nullable=False),
+    Column("multitask_strategy", String(16), nullable=False),
+    *_timestamps(),
+    Column("started_at", UtcDateTime()),
+    Column("finished_at", UtcDateTime()),
+    CheckConstraint(
+        _one_of("status", ["queued", "running", "requires_action", "completed", "failed", "cancelled"]), name="status"
+    ),
+    CheckConstraint(_one_of("multitask_strategy", ["enqueue", "reject", "interrupt", "rollback"]), name="strategy"),
+    CheckConstraint("steps >= 0", name="steps"),
+    # A session's runs, oldest first; the active run of a session.
+    Index(None, "session_id", "created_at", "id"),
+)
+
 # Which field a unique constraint is about, for the Conflict it becomes.
 UNIQUE_FIELDS: dict[str, str] = {
     "pk_users": "id",
@@ -294,4 +323,5 @@ UNIQUE_FIELDS: dict[str, str] = {
     "pk_memories": "id",
     "uq_memories_name_agent_id_user_id": "name",
     "uq_memories_name_agent_id_agent_wide": "name",
+    "pk_runs": "id",
 }

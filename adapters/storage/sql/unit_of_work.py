@@ -14,6 +14,7 @@ from agentkeep.adapters.storage.sql.repositories.agents import SqlAgentBios, Sql
 from agentkeep.adapters.storage.sql.repositories.idempotency import SqlIdempotencyKeys
 from agentkeep.adapters.storage.sql.repositories.memories import SqlMemories
 from agentkeep.adapters.storage.sql.repositories.messages import SqlMessages
+from agentkeep.adapters.storage.sql.repositories.runs import SqlRuns
 from agentkeep.adapters.storage.sql.repositories.sessions import SqlSessions
 from agentkeep.adapters.storage.sql.repositories.users import SqlUsers
 from agentkeep.domain.models import Message
@@ -24,6 +25,7 @@ from agentkeep.domain.ports import (
     MemoriesBackfill,
     MessagesBackfill,
     ProfileMetadataBackfill,
+    Runs,
     SessionsBackfill,
     UsersBackfill,
 )
@@ -60,6 +62,7 @@ class SqlUnitOfWork:
         self.messages: MessagesBackfill = abort.guard(messages)
         self.memories: MemoriesBackfill = abort.guard(SqlMemories(executor, bulk_writer))
         self.idempotency_keys: IdempotencyKeys = abort.guard(SqlIdempotencyKeys(executor))
+        self.runs: Runs = abort.guard(SqlRuns(executor))
         self._commit = commit
         self._rollback = rollback
         self.done = False

@@ -15,6 +15,7 @@ from agentkeep.testing.strategies import (
     memories,
     messages,
     profile_metadata,
+    runs,
     sessions,
     users,
 )
@@ -38,8 +39,9 @@ async def test_any_valid_entity_comes_back_equal(storage: Storage, data: st.Data
     memory = data.draw(memories(agent.id, st.none() | st.just(user.id), st.none() | st.just(session.id), ids=new()))
     bio = data.draw(agent_bios(agent.id, ids=new()))
     metadata = data.draw(profile_metadata(agent.id, ids=new()))
+    run = data.draw(runs(session.id, user.id, agent.id, ids=new()))
 
-    await add(storage, user, agent, session, message, memory, bio, metadata)
+    await add(storage, user, agent, session, message, memory, bio, metadata, run)
 
     async def read(uow: UnitOfWork) -> list[object]:
         return [
@@ -50,6 +52,7 @@ async def test_any_valid_entity_comes_back_equal(storage: Storage, data: st.Data
             await uow.memories.get(memory.id),
             await uow.bios.get(bio.id),
             await uow.profile_metadata.get(agent.id),
+            await uow.runs.get(run.id),
         ]
 
-    assert await storage.run(read) == [user, agent, session, message, memory, bio, metadata]
+    assert await storage.run(read) == [user, agent, session, message, memory, bio, metadata, run]

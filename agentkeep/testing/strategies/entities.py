@@ -14,13 +14,23 @@ from agentkeep.domain.models import (
     AgentProfileMetadata,
     Memory,
     Message,
+    Run,
+    RunError,
     Session,
     ToolCall,
     ToolOutput,
     Usage,
     User,
 )
-from agentkeep.domain.values import Access, PersonaBioSource, PersonaSource, ReadMode, Role
+from agentkeep.domain.values import (
+    Access,
+    MultitaskStrategy,
+    PersonaBioSource,
+    PersonaSource,
+    ReadMode,
+    Role,
+    RunStatus,
+)
 from agentkeep.testing.strategies.values import (
     INT64,
     _maybe,
@@ -42,6 +52,8 @@ __all__ = [
     "memories",
     "messages",
     "profile_metadata",
+    "run_errors",
+    "runs",
     "sessions",
     "tool_calls",
     "tool_outputs",
@@ -214,4 +226,38 @@ def memories(
         access=st.sampled_from(Access),
         metadata=json_objects(),
         created_at=_strategy(created_at),
+    )
+
+
+def run_errors() -> SearchStrategy[RunError]:
+    return st.builds(
+        RunError, code=st.sampled_from(["model_error", "model_timeout", "interrupted"]), detail=texts(max_size=80)
+    )
+
+
+def runs(
+    session_id: uuid.UUID | SearchStrategy[uuid.UUID],
+    user_id: uuid.UUID | SearchStrategy[uuid.UUID],
+    agent_id: str | SearchStrategy[str],
+    ids: uuid.UUID | SearchStrategy[uuid.UUID] = st.uuids(),  # noqa: B008
+    created_at: datetime | SearchStrategy[datetime] = timestamps(),  # noqa: B008
+) -> SearchStrategy[Run]:
+    """A run in any status, with what each status may carry."""
+    return st.builds(
+        Run,
+        id=_strategy(ids),
+        session_id=_strategy(session_id),
+        user_id=_strategy(user_id),
+        agent_id=_strategy(agent_id),
+        status=st.sampled_from(RunStatus),
+        user_message_id=_maybe(st.uuids()),
+        assistant_message_id=_maybe(st.uuids()),
+        pending_tool_calls=st.lists(tool_calls(), max_size=2),
+        error=_maybe(run_errors()),
+        usage=_maybe(usages()),
+        steps=st.integers(0, 100),
+        multitask_strategy=st.sampled_from(MultitaskStrategy),
+        created_at=_strategy(created_at),
+        started_at=_maybe(timestamps()),
+        finished_at=_maybe(timestamps()),
     )

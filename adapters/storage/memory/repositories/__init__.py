@@ -3,6 +3,7 @@
 from agentkeep.adapters.storage.memory.repositories.agents import MemoryAgentBios, MemoryAgents, MemoryProfileMetadata
 from agentkeep.adapters.storage.memory.repositories.idempotency import MemoryIdempotencyKeys
 from agentkeep.adapters.storage.memory.repositories.memories import MemoryMemories
+from agentkeep.adapters.storage.memory.repositories.runs import MemoryRuns
 from agentkeep.adapters.storage.memory.repositories.sessions import MemoryMessages, MemorySessions
 from agentkeep.adapters.storage.memory.repositories.users import MemoryUsers
 
@@ -13,6 +14,7 @@ __all__ = [
     "MemoryMemories",
     "MemoryMessages",
     "MemoryProfileMetadata",
+    "MemoryRuns",
     "MemorySessions",
     "MemoryUsers",
 ]

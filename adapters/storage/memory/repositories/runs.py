@@ -1,0 +1,39 @@
+"""Runs, in memory."""
+
+from __future__ import annotations
+
+import builtins
+import uuid
+from collections.abc import Collection
+
+from agentkeep.adapters.storage.memory.state import Repository, by_time_then_id, conflict, detach, detach_or_none, page
+from agentkeep.domain.models import Run
+from agentkeep.domain.paging import Paging
+from agentkeep.domain.patches import RunPatch
+from agentkeep.domain.values import RunStatus, utcnow
+
+
+class MemoryRuns(Repository):
+    async def add(self, run: Run) -> Run:
+        if run.id in self._tables.runs:
+            raise conflict("run", "id")
+        self._tables.require_session(run.session_id)
+        self._tables.runs[run.id] = detach(run)
+        return run
+
+    async def get(self, run_id: uuid.UUID) -> Run | None:
+        return detach_or_none(self._tables.runs.get(run_id))
+
+    async def list(self, session_id: uuid.UUID, paging: Paging) -> tuple[builtins.list[Run], int]:
+        rows = [r for r in self._tables.runs.values() if r.session_id == session_id]
+        return page(rows, by_time_then_id, paging)
+
+    async def update(
+        self, run_id: uuid.UUID, patch: RunPatch, *, when: Collection[RunStatus] | None = None
+    ) -> Run | None:
+        current = self._tables.runs.get(run_id)
+        if current is None or (when is not None and current.status not in when):
+            return None
+        updated = detach(current.model_copy(update={**patch.changes(), "updated_at": utcnow()}))
+        self._tables.runs[run_id] = updated
+        return detach(updated)

@@ -1,0 +1,34 @@
+"""The runs port: the record of every run (SPEC §9)."""
+
+from __future__ import annotations
+
+import builtins
+import uuid
+from collections.abc import Collection
+from typing import Protocol
+
+from agentkeep.domain.models import Run
+from agentkeep.domain.paging import Paging
+from agentkeep.domain.patches import RunPatch
+from agentkeep.domain.values import RunStatus
+
+
+class Runs(Protocol):
+    """Runs by id, and a session's runs oldest first (by `created_at`, then id)."""
+
+    async def add(self, run: Run) -> Run:
+        """Insert `run`. NotFound without its session; Conflict on a taken id."""
+        ...
+
+    async def get(self, run_id: uuid.UUID) -> Run | None: ...
+
+    async def list(self, session_id: uuid.UUID, paging: Paging) -> tuple[builtins.list[Run], int]: ...
+
+    async def update(
+        self, run_id: uuid.UUID, patch: RunPatch, *, when: Collection[RunStatus] | None = None
+    ) -> Run | None:
+        """Apply `patch` (and stamp `updated_at`) if the run exists and, with `when`, only while its
+        status is one of `when`: one conditional statement, so that two processes finishing or
+        cancelling one run cannot both win. The run as updated; None when it is missing or was
+        not in `when` (nothing written)."""
+        ...
