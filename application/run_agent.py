@@ -4,12 +4,14 @@ session and the history kept.
 Three short steps, no transaction held during the model call:
 
 1. *prepare*: find the agent, find or create the user and the session, take the session's run
-   lease, read the history, write the user message; all or nothing, so a request answered 4xx
-   writes nothing. A busy session rolls back and is retried until `session_wait` runs out.
+   lease, read the history, write the user message and the run's record (`running`); all or
+   nothing, so a request answered 4xx writes nothing. A busy session rolls back and is retried
+   until `session_wait` runs out.
 2. the model call, outside any transaction;
-3. *finish*: write the assistant message (or nothing, when the model failed) and give the lease
-   back (`Storage.add_reply`: one statement on PostgreSQL, with no transaction around it). The
-   user message is kept either way.
+3. *finish*: end the run `completed` with the assistant message, or `failed` with the error (no
+   message) when the model failed, and give the lease back (`Storage.finish_run`: one statement on
+   PostgreSQL, with no transaction around it). The user message is kept either way, and an error
+   names the run (`details["run_id"]`).
 """
 
 from __future__ import annotations
@@ -26,15 +28,16 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 from agentkeep.application import system_prompt
+from agentkeep.application.runs import RunningRuns, lease_token
 from agentkeep.domain.chat import ModelReply
 from agentkeep.domain.errors import Conflict, DomainError, Invalid, ModelUnavailable, NotFound
 from agentkeep.domain.ids import UserId
-from agentkeep.domain.models import Agent, AgentBio, Message, Session, ToolCall, ToolOutput, Usage, User
-from agentkeep.domain.patches import UserPatch
+from agentkeep.domain.models import Agent, AgentBio, Message, Run, RunError, Session, ToolCall, ToolOutput, Usage, User
+from agentkeep.domain.patches import RunPatch, UserPatch
 from agentkeep.domain.ports.chat_model import ChatModels
 from agentkeep.domain.ports.sessions import RunLease
 from agentkeep.domain.ports.unit_of_work import Storage, UnitOfWork
-from agentkeep.domain.values import Email, JsonObject, Label, ReadMode, Role, Text, utcnow
+from agentkeep.domain.values import Email, JsonObject, Label, ReadMode, Role, RunStatus, Text, utcnow
 
 MAX_MESSAGE = 100_000
 
@@ -70,6 +73,8 @@ class RunRequest(BaseModel):
 
 
 class RunResult(BaseModel):
+    run_id: uuid.UUID
+    status: RunStatus
     message: str
     session_id: uuid.UUID
     session_name: str | None
@@ -91,6 +96,7 @@ class _StartedRun:
     user_message: Message
     history: list[Message]
     prompt: str
+    run: Run
 
 
 class _Busy(Exception):
@@ -138,8 +144,8 @@ def _question(request: RunRequest, session: Session) -> Message:
 
 
 def _reply(prepared: _StartedRun, reply: ModelReply) -> Message:
-    """The model's reply as the run's assistant message (*finish*: stored with the lease given
-    back, `Storage.add_reply`)."""
+    """The model's reply as the run's assistant message (*finish*: stored with the run's end and
+    the lease given back, `Storage.finish_run`)."""
     question = prepared.user_message
     return Message(
         session_id=question.session_id,
@@ -155,6 +161,16 @@ def _reply(prepared: _StartedRun, reply: ModelReply) -> Message:
     )
 
 
+class _Cancelled(Exception):
+    """The run was cancelled (`RunService.cancel`) during its model call."""
+
+
+def _cancelled(run: Run) -> Conflict:
+    error = Conflict("the run was cancelled", code="run_cancelled")
+    error.details["run_id"] = str(run.id)
+    return error
+
+
 class _Raced(Exception):
     """A concurrent first run created the named session first: roll back and try again."""
 
@@ -164,9 +180,18 @@ class RunAgent:
     session (then 409 `session_busy`); `lease`: how long a run may hold a session at most (it
     outlives the model timeout, so a crashed process frees the session after it)."""
 
-    def __init__(self, storage: Storage, models: ChatModels, *, session_wait: float = 30.0, lease: float = 90.0):
+    def __init__(
+        self,
+        storage: Storage,
+        models: ChatModels,
+        *,
+        session_wait: float = 30.0,
+        lease: float = 90.0,
+        running: RunningRuns | None = None,
+    ):
         self._storage = storage
         self._models = models
+        self.running = running or RunningRuns()
         self._session_wait = session_wait
         self._lease = timedelta(seconds=lease)
         self._turns = _Turns()
@@ -176,27 +201,52 @@ class RunAgent:
     ) -> RunResult:
         """The reply to `request`. `on_user_message_kept()` is called once the user message is
         committed: from then on, a failure has written it."""
-        token = uuid.uuid4().hex
-        prepared = await self._prepare(agent_id_or_name, request, token)
+        run_id = uuid.uuid4()
+        token = lease_token(run_id)
+        prepared = await self._prepare(agent_id_or_name, request, run_id)
         on_user_message_kept()
-        session_id = prepared.session.id
+        run = prepared.run
         try:
             model = self._models.get(prepared.agent.model)
-            reply = await model.reply(prepared.prompt, [*prepared.history, prepared.user_message])
-            assistant = _reply(prepared, reply)
+            self.running.enter(run.id)
             try:
-                await self._storage.add_reply(assistant, token)
+                reply = await model.reply(prepared.prompt, [*prepared.history, prepared.user_message])
+            except asyncio.CancelledError:
+                if not self.running.leave(run.id):
+                    raise
+                raise _Cancelled from None
+            self.running.leave(run.id)
+            assistant = _reply(prepared, reply)
+            completed = RunPatch(
+                status=RunStatus.COMPLETED,
+                assistant_message_id=assistant.id,
+                usage=reply.usage,
+                steps=1,
+                finished_at=assistant.created_at,
+            )
+            try:
+                finished = await self._storage.finish_run(run, completed, token, assistant)
             except Invalid as e:
                 # The reply breaks a rule of the storage (PostgreSQL keeps no NUL character):
                 # the model's doing, not the caller's.
                 raise ModelUnavailable(f"the model's reply cannot be stored: {e}") from None
-        except Exception:
-            # The user message stays; the session is free for the next run, whatever the model
-            # or the storage did.
-            await self._give_back(session_id, token)
+        except _Cancelled:
+            # Cancelled while the model answered: the cancel ended the run and freed the session.
+            self._turns.release(run.session_id)
+            raise _cancelled(run) from None
+        except Exception as e:
+            # The user message stays; the run ends failed and the session is free for the next
+            # run, whatever the model or the storage did.
+            await self._fail(run, token, e)
+            if isinstance(e, DomainError):
+                e.details["run_id"] = str(run.id)
             raise
-        self._turns.release(session_id)
+        self._turns.release(run.session_id)
+        if not finished:
+            raise _cancelled(run)
         return RunResult(
+            run_id=run.id,
+            status=RunStatus.COMPLETED,
             message=reply.text,
             session_id=prepared.session.id,
             session_name=prepared.session.name,
@@ -209,19 +259,24 @@ class RunAgent:
             usage=reply.usage,
         )
 
-    async def _give_back(self, session_id: uuid.UUID, token: str) -> None:
-        """Release the run's lease after a failure. If the storage cannot (it is what failed),
-        the lease expires on its own; the first error is the one to report."""
+    async def _fail(self, run: Run, token: str, error: Exception) -> None:
+        """End the run `failed` with `error` and give its lease back. If the storage cannot (it
+        is what failed), the lease expires on its own and the run is swept as interrupted; the
+        first error is the one to report."""
+        code, detail = (error.code, error.message) if isinstance(error, DomainError) else ("internal", "internal error")
+        failed = RunPatch(
+            status=RunStatus.FAILED, error=RunError(code=code, detail=detail), steps=1, finished_at=utcnow()
+        )
         with contextlib.suppress(DomainError):
-            await self._storage.run(lambda uow: uow.sessions.release_run(session_id, token))
-        self._turns.release(session_id)
+            await self._storage.finish_run(run, failed, token)
+        self._turns.release(run.session_id)
 
-    async def _prepare(self, agent_ref: str, request: RunRequest, token: str) -> _StartedRun:
+    async def _prepare(self, agent_ref: str, request: RunRequest, run_id: uuid.UUID) -> _StartedRun:
         deadline = time.monotonic() + self._session_wait
         pause = 0.002
         while True:
             try:
-                return await self._storage.run(lambda uow: self._prepare_once(uow, agent_ref, request, token))
+                return await self._storage.run(lambda uow: self._prepare_once(uow, agent_ref, request, run_id))
             except _Raced:
                 continue
             except _Busy as busy:
@@ -232,14 +287,16 @@ class RunAgent:
                 await self._turns.wait(busy.session_id, pause)
             pause = min(pause * 1.5, 0.05)
 
-    async def _prepare_once(self, uow: UnitOfWork, agent_ref: str, request: RunRequest, token: str) -> _StartedRun:
+    async def _prepare_once(
+        self, uow: UnitOfWork, agent_ref: str, request: RunRequest, run_id: uuid.UUID
+    ) -> _StartedRun:
         found = await uow.agents.resolve_with_bio(agent_ref)
         if found is None:
             raise NotFound(f"no agent {agent_ref!r}", key="agent_id_or_name")
         agent, bio = found
         if not agent.active:
             raise Conflict(f"agent {agent.name!r} is inactive", code="agent_inactive", key="agent_id_or_name")
-        lease = RunLease(token, utcnow() + self._lease)
+        lease = RunLease(lease_token(run_id), utcnow() + self._lease)
         session, new, user_message = await self._session(uow, agent, request, await self._user(uow, request), lease)
         read_history = request.message_limit and not new  # a session made just now has none
         history = await uow.messages.last(session.id, request.message_limit) if read_history else []
@@ -247,7 +304,18 @@ class RunAgent:
             user_message = _question(request, session)
             await uow.messages.add(user_message)
         prompt = await self._system_prompt(uow, agent, bio, session, request.system_prompt)
-        return _StartedRun(agent, session, user_message, history, prompt)
+        run = Run(
+            id=run_id,
+            session_id=session.id,
+            agent_id=agent.id,
+            user_id=session.user_id,
+            status=RunStatus.RUNNING,
+            user_message_id=user_message.id,
+            created_at=user_message.created_at,
+            started_at=user_message.created_at,
+        )
+        await uow.runs.add(run)
+        return _StartedRun(agent, session, user_message, history, prompt, run)
 
     async def _user(self, uow: UnitOfWork, request: RunRequest) -> User | None:
         """The run's user (SPEC §3 step 2); None when it is to be the named session's owner or new."""

@@ -23,6 +23,8 @@ class DomainError(Exception):
         self.message = message
         self.code = code or self.default_code
         self.key = key
+        #: More to say about it, by name (a failed run's `run_id`): each entrypoint shows it.
+        self.details: dict[str, str] = {}
 
 
 class NotFound(DomainError):

@@ -29,6 +29,7 @@ from agentkeep.application.import_automagik import ImportAutomagik
 from agentkeep.application.memories import MemoryService
 from agentkeep.application.migrate_agents import MigrateAgents
 from agentkeep.application.run_agent import RunAgent
+from agentkeep.application.runs import RunningRuns, RunService
 from agentkeep.application.sessions import SessionService
 from agentkeep.application.users import UserService
 from agentkeep.domain.ports import Storage
@@ -90,13 +91,16 @@ class Container(containers.DeclarativeContainer):
     current_storage = providers.Singleton(Current, storage.provider)
     current_models = providers.Singleton(Current, models.provider)
 
+    running_runs = providers.Singleton(RunningRuns)
     run_agent = providers.Singleton(
         RunAgent,
         storage=current_storage,
+        running=running_runs,
         models=current_models,
         session_wait=settings.provided.session_wait,
         lease=providers.Callable(lambda timeout: timeout + 30.0, settings.provided.model_timeout),
     )
+    runs = providers.Singleton(RunService, storage=current_storage, running=running_runs)
     agents = providers.Singleton(AgentService, storage=current_storage)
     users = providers.Singleton(UserService, storage=current_storage)
     sessions = providers.Singleton(SessionService, storage=current_storage)

@@ -19,11 +19,6 @@ class Messages(Protocol):
         """Append `message` to its session (after every message written before it)."""
         ...
 
-    async def add_reply(self, message: Message, token: str) -> None:
-        """Append a run's reply and give back the run lease that `token` holds on its session
-        (`Sessions.release_run`), in one statement where the database allows."""
-        ...
-
     async def get(self, message_id: uuid.UUID) -> Message | None: ...
 
     async def list(

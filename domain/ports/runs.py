@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Collection
 from typing import Protocol
 
-from agentkeep.domain.models import Run
+from agentkeep.domain.models import Message, Run
 from agentkeep.domain.paging import Paging
 from agentkeep.domain.patches import RunPatch
 from agentkeep.domain.values import RunStatus
@@ -31,4 +31,12 @@ class Runs(Protocol):
         status is one of `when`: one conditional statement, so that two processes finishing or
         cancelling one run cannot both win. The run as updated; None when it is missing or was
         not in `when` (nothing written)."""
+        ...
+
+    async def finish(self, run: Run, patch: RunPatch, *, token: str, reply: Message | None = None) -> bool:
+        """End `run` (its last model call is done, or failed): if it is still active, apply
+        `patch` (its final status) and store `reply` when given; either way give back the
+        session's run lease that `token` holds (`Sessions.release_run`). Whether the run was
+        still active: False when it was cancelled meanwhile, and then nothing but the lease is
+        written. In one statement where the database allows."""
         ...

@@ -6,7 +6,8 @@ from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol, TypeVar
 
-from agentkeep.domain.models import Message
+from agentkeep.domain.models import Message, Run
+from agentkeep.domain.patches import RunPatch
 from agentkeep.domain.ports.agents import Agents
 from agentkeep.domain.ports.bios import AgentBios
 from agentkeep.domain.ports.idempotency_keys import IdempotencyKeys
@@ -77,10 +78,10 @@ class Storage(Protocol):
         """Run `work` in one unit of work and commit when it returns (roll back when it raises)."""
         ...
 
-    async def add_reply(self, message: Message, token: str) -> None:
-        """`Messages.add_reply` in a unit of work of its own, all or nothing. A database that
-        does it in one statement runs that statement alone, with no transaction around it (a
-        statement is atomic by itself): two round trips fewer at the end of every run."""
+    async def finish_run(self, run: Run, patch: RunPatch, token: str, reply: Message | None = None) -> bool:
+        """`Runs.finish` in a unit of work of its own, all or nothing. A database that does it in
+        one statement runs that statement alone, with no transaction around it (a statement is
+        atomic by itself): two round trips fewer at the end of every run."""
         ...
 
     async def close(self) -> None: ...

@@ -17,6 +17,7 @@ from agentkeep.entrypoints.cli.errors import report
 from agentkeep.entrypoints.cli.migrate import import_automagik, migrate_agents
 from agentkeep.entrypoints.cli.resources import agents, memories, sessions, users
 from agentkeep.entrypoints.cli.run import chat, run
+from agentkeep.entrypoints.cli.runs import runs
 from agentkeep.entrypoints.cli.serve import serve
 from agentkeep.entrypoints.version import VERSION
 
@@ -50,7 +51,7 @@ def cli(ctx: click.Context, database_url: str | None) -> None:
     ctx.obj = CliContext(database_url=database_url)
 
 
-for command in (serve, db, run, chat, agents, users, sessions, memories, migrate_agents, import_automagik, demo):
+for command in (serve, db, run, chat, runs, agents, users, sessions, memories, migrate_agents, import_automagik, demo):
     cli.add_command(command)
 
 

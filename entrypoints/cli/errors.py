@@ -33,7 +33,7 @@ def exit_code(error: BaseException) -> int:
 def describe(error: BaseException, database_url: str | None = None) -> str:
     """The error as one line, without a password."""
     if isinstance(error, DomainError):
-        text = error.message
+        text = error.message + "".join(f" ({name.replace('_id', '')} {value})" for name, value in error.details.items())
     elif isinstance(error, DBAPIError | ConnectionError | TimeoutError):
         # A database that went away mid-command, a statement it refused: say which database.
         reason = error.orig if isinstance(error, DBAPIError) else error

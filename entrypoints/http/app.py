@@ -28,7 +28,7 @@ from agentkeep.entrypoints.http.errors import EXCEPTION_HANDLERS, document_error
 from agentkeep.entrypoints.http.logs import configure_logging, logs_flushed
 from agentkeep.entrypoints.http.memories import MemoryRoutes
 from agentkeep.entrypoints.http.middleware import request_id_and_log
-from agentkeep.entrypoints.http.runs import RunRoutes
+from agentkeep.entrypoints.http.runs import RunRecordRoutes, RunRoutes
 from agentkeep.entrypoints.http.schemas import Health, overlapping_unions_as_any_of
 from agentkeep.entrypoints.http.services import Services
 from agentkeep.entrypoints.http.sessions import SessionRoutes
@@ -48,6 +48,7 @@ def build_litestar(container: Container, *, serving: bool = True) -> Litestar:
         # Asked of the container per request, so that a provider it overrides takes effect.
         return Services(
             run_agent=container.run_agent(),
+            runs=container.runs(),
             agents=container.agents(),
             users=container.users(),
             sessions=container.sessions(),
@@ -57,7 +58,7 @@ def build_litestar(container: Container, *, serving: bool = True) -> Litestar:
 
     api = Router(
         path="/api/v1",
-        route_handlers=[RunRoutes, AgentRoutes, UserRoutes, SessionRoutes, MemoryRoutes],
+        route_handlers=[RunRoutes, RunRecordRoutes, AgentRoutes, UserRoutes, SessionRoutes, MemoryRoutes],
         guards=[api_key_guard([key.get_secret_value() for key in settings.api_keys])],
         dependencies={"services": Provide(services, sync_to_thread=False)},
         security=[{"apiKey": []}, {"bearer": []}],

@@ -52,7 +52,7 @@ def domain_error_handler(_: Request[Any, Any, Any], error: DomainError) -> Respo
     if isinstance(error, Invalid):
         extra: object = [{"key": e.key, "message": e.message} for e in error.errors]
     else:
-        extra = {"code": error.code, "key": error.key}
+        extra = {"code": error.code, "key": error.key, **error.details}
     return Response(error_body(status, error.message, extra), status_code=status, media_type=MediaType.JSON)
 
 

@@ -1,16 +1,21 @@
-"""The run route: send a message to an agent, get the reply (SPEC §3)."""
+"""The run route: send a message to an agent, get the reply (SPEC §3); and the run records: read
+one, cancel one (SPEC §9)."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar import Controller, Request, Response, post
+from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter
 
 from agentkeep.application.run_agent import RunRequest, RunResult
+from agentkeep.domain.models import Run
 from agentkeep.entrypoints.http.idempotency import RESPONSES, IdempotencyKey, respond_run
 from agentkeep.entrypoints.http.services import Services
+from agentkeep.entrypoints.references import uuid_ref
+
+RunId = Annotated[str, PathParameter(description="The run's id.")]
 
 
 class RunRoutes(Controller):
@@ -41,3 +46,24 @@ class RunRoutes(Controller):
             services.idempotency,
             lambda on_kept: services.run_agent(agent_id_or_name, data, on_user_message_kept=on_kept),
         )
+
+
+class RunRecordRoutes(Controller):
+    path = "/runs"
+    tags = ["run"]
+
+    @get("/{run_id:str}", summary="Read a run")
+    async def read(self, run_id: RunId, services: NamedDependency[Services]) -> Run:
+        return await services.runs.get(uuid_ref(run_id, "run_id"))
+
+    @post(
+        "/{run_id:str}/cancel",
+        status_code=200,
+        summary="Cancel a run (idempotent)",
+        description=(
+            "A queued, running or requires_action run becomes cancelled at once: its model call is abandoned, its "
+            "user message stays, its session is free. A finished run is answered unchanged."
+        ),
+    )
+    async def cancel(self, run_id: RunId, services: NamedDependency[Services]) -> Run:
+        return await services.runs.cancel(uuid_ref(run_id, "run_id"))

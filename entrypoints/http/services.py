@@ -8,6 +8,7 @@ from agentkeep.application.agents import AgentService
 from agentkeep.application.idempotency import Idempotency
 from agentkeep.application.memories import MemoryService
 from agentkeep.application.run_agent import RunAgent
+from agentkeep.application.runs import RunService
 from agentkeep.application.sessions import SessionService
 from agentkeep.application.users import UserService
 
@@ -19,6 +20,7 @@ class Services:
     their own per request, which cost 5% of a run's CPU (measured); one it awaits inline."""
 
     run_agent: RunAgent
+    runs: RunService
     agents: AgentService
     users: UserService
     sessions: SessionService

@@ -9,7 +9,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromQuery, JSONBody, PathParameter, QueryParameter
 
 from agentkeep.application.inputs import NewSession
-from agentkeep.domain.models import Session
+from agentkeep.domain.models import Run, Session
 from agentkeep.domain.patches import SessionPatch
 from agentkeep.entrypoints.http.idempotency import RESPONSES, IdempotencyKey, respond
 from agentkeep.entrypoints.http.params import PAGE, PAGE_SIZE, paging
@@ -67,6 +67,17 @@ class SessionRoutes(Controller):
             session_id_or_name, paging(page, page_size, sort_desc), hide_tools=hide_tools
         )
         return session_view(found.session, found.messages, hide_tools=hide_tools, show_system_prompt=show_system_prompt)
+
+    @get("/{session_id_or_name:str}/runs", summary="List a session's runs, oldest first")
+    async def list_runs(
+        self,
+        session_id_or_name: SessionRef,
+        services: NamedDependency[Services],
+        page: Annotated[int, QueryParameter(**PAGE)] = 1,
+        page_size: Annotated[int, QueryParameter(**PAGE_SIZE)] = 20,
+        sort_desc: FromQuery[bool] = False,
+    ) -> ListOf[Run]:
+        return ListOf.of(await services.runs.list(session_id_or_name, paging(page, page_size, sort_desc)))
 
     @patch("/{session_id_or_name:str}", summary="Rename a session or change its metadata")
     async def update(

@@ -98,7 +98,8 @@ def error(response: httpx.Response, status: int, code: str | None = None, key: s
     assert isinstance(body["detail"], str)
     assert body["detail"]
     assert isinstance(body["extra"], dict)
-    assert set(body["extra"]) == {"code", "key"}
+    # A failed run also names itself (`run_id`).
+    assert set(body["extra"]) in ({"code", "key"}, {"code", "key", "run_id"})
     if code is not None:
         assert body["extra"]["code"] == code, body
     if key is not None:

@@ -388,9 +388,35 @@ def test_a_model_failure_exits_5_and_keeps_the_message(agentkeep: Agentkeep) -> 
         "run", "oracle", "hello", "--session", "talk", env={"AGENTKEEP_OPENAI_BASE_URL": f"http://127.0.0.1:{port}"}
     )
 
-    assert_one_error_line(result, 5, f"127.0.0.1:{port}")
+    assert_one_error_line(result, 5, f"127.0.0.1:{port}", "(run ")
     assert result.stdout == ""
     assert conversation(agentkeep, "talk") == [("user", "hello")]
+    run_id = result.stderr.split("(run ")[1].split(")")[0]
+    failed = agentkeep.json("runs", "show", run_id)
+    assert (failed["status"], failed["error"]["code"]) == ("failed", "model_error")
+
+
+# --- runs -------------------------------------------------------------------------------------
+
+
+def test_runs_list_show_cancel(agentkeep: Agentkeep, bot: dict[str, Any]) -> None:
+    first = agentkeep.json("run", "bot", "one", "--session", "talk")
+    second = agentkeep.json("run", "bot", "two", "--session", "talk")
+
+    listing = agentkeep.json("runs", "list", "talk")
+    newest = agentkeep.json("runs", "list", first["session_id"], "--newest-first")
+    shown = agentkeep.json("runs", "show", first["run_id"])
+    cancelled = agentkeep.json("runs", "cancel", first["run_id"])
+
+    assert set(listing) == ENVELOPE
+    assert [r["id"] for r in listing["items"]] == [first["run_id"], second["run_id"]]
+    assert [r["id"] for r in newest["items"]] == [second["run_id"], first["run_id"]]
+    assert shown == listing["items"][0]
+    assert (shown["status"], shown["assistant_message_id"]) == ("completed", first["assistant_message_id"])
+    assert cancelled == shown  # a finished run is answered unchanged
+    assert first["run_id"] in agentkeep.ok("runs", "list", "talk").stdout
+    assert_one_error_line(agentkeep("runs", "show", "nope"), 3, "nope")
+    assert_one_error_line(agentkeep("runs", "list", "nobody"), 3, "nobody")
 
 
 def test_a_reader_that_goes_away_ends_the_command_quietly(tmp_path: Path) -> None:

@@ -15,7 +15,8 @@ import pytest
 from agentkeep.application.idempotency import HEADER, KeyedRequest
 from agentkeep.domain.errors import StorageUnavailable
 from agentkeep.domain.idempotency import Answer, IdempotencyRecord
-from agentkeep.domain.models import Message
+from agentkeep.domain.models import Message, Run
+from agentkeep.domain.patches import RunPatch
 from agentkeep.domain.ports import Storage
 from agentkeep.domain.values import utcnow
 from agentkeep.entrypoints.container import Container
@@ -180,8 +181,10 @@ class _RepliesFail:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._storage, name)
 
-    async def add_reply(self, message: Message, token: str) -> None:
-        raise self._error
+    async def finish_run(self, run: Run, patch: RunPatch, token: str, reply: Message | None = None) -> bool:
+        if reply is not None:
+            raise self._error
+        return await self._storage.finish_run(run, patch, token)
 
 
 @pytest.mark.parametrize(

@@ -28,6 +28,8 @@ from tests.support.openai_server import FakeOpenAIServer, Scripted, completion
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 RESPONSE_FIELDS = {
+    "run_id",
+    "status",
     "message",
     "session_id",
     "session_name",

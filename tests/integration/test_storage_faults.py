@@ -31,8 +31,10 @@ from agentkeep.adapters.storage.sql.postgres import PostgresStorage
 from agentkeep.adapters.storage.sql.sqlite import SqliteStorage
 from agentkeep.application.run_agent import RunAgent, RunRequest
 from agentkeep.domain import Message, Paging, StorageUnavailable, UserPatch
+from agentkeep.domain.patches import RunPatch
 from agentkeep.domain.ports import UnitOfWork
-from agentkeep.testing.builders import a_message, a_session, a_user, add, an_agent
+from agentkeep.domain.values import RunStatus
+from agentkeep.testing.builders import a_message, a_run, a_session, a_user, add, an_agent
 
 #: A unit of work's body, and what it should have written (checked absent after a fault).
 Work = Callable[[UnitOfWork], Awaitable[Any]]
@@ -161,9 +163,15 @@ class World:
         self.user, self.agent = a_user(), an_agent()
         self.session = a_session(self.user, self.agent)
         self.before = a_user()  # written in the same unit of work, before the faulty statement
+        self.run = a_run(self.session, status=RunStatus.RUNNING)
 
     async def store(self, storage: Any) -> None:
-        await add(storage, self.user, self.agent, self.session)
+        await add(storage, self.user, self.agent, self.session, self.run)
+
+    async def finish(self, storage: Any, reply: Message) -> bool:
+        """The run's end with `reply`: the statement written outside any unit of work."""
+        done = RunPatch(status=RunStatus.COMPLETED, assistant_message_id=reply.id, steps=1)
+        return bool(await storage.finish_run(self.run, done, "token", reply))
 
     def message(self, size: int = 10) -> Message:
         return a_message(self.session, text_content="x" * size)
@@ -227,7 +235,7 @@ async def test_postgres_a_reply_whose_connection_is_terminated_mid_statement_is_
         transaction = locker.transaction()
         await transaction.start()
         await locker.execute(f'LOCK TABLE "{pg_schema}".sessions IN SHARE MODE')
-        storing = asyncio.create_task(storage.add_reply(reply, "token"))
+        storing = asyncio.create_task(world.finish(storage, reply))
         await asyncio.sleep(0.3)
         assert not storing.done()
         assert await killer.kill() == 1
@@ -237,7 +245,7 @@ async def test_postgres_a_reply_whose_connection_is_terminated_mid_statement_is_
     finally:
         await locker.close()
     assert await storage.run(lambda uow: uow.messages.get(reply.id)) is None
-    await storage.add_reply(reply, "token")  # at once
+    await world.finish(storage, reply)  # at once
     assert await storage.run(lambda uow: uow.messages.get(reply.id)) is not None
 
 
@@ -314,10 +322,10 @@ async def test_sqlite_a_reply_on_a_full_disk_is_unavailable_and_the_next_succeed
     reply = world.message(100_000)
     _limit_pages(sqlite, 2)
     with pytest.raises(StorageUnavailable):
-        await sqlite.add_reply(reply, "token")
+        await world.finish(sqlite, reply)
     _limit_pages(sqlite, None)
     assert await sqlite.run(lambda uow: uow.messages.get(reply.id)) is None
-    await sqlite.add_reply(reply, "token")
+    await world.finish(sqlite, reply)
     assert await sqlite.run(lambda uow: uow.messages.get(reply.id)) is not None
 
 
@@ -415,6 +423,6 @@ async def test_sqlite_a_unit_of_work_locked_out_past_the_wait_is_unavailable_and
             await sqlite.run(work)
         assert time.monotonic() - started >= 0.25  # it waited its busy timeout
         with pytest.raises(StorageUnavailable):
-            await sqlite.add_reply(world.message(), "token")
+            await world.finish(sqlite, world.message())
     await sqlite.run(work)  # the lock is gone: at once
     assert await sqlite.run(lambda uow: uow.users.get(world.before.id)) is not None

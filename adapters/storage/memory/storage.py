@@ -25,7 +25,8 @@ from agentkeep.adapters.storage.memory.repositories import (
     MemoryUsers,
 )
 from agentkeep.adapters.storage.memory.state import Tables, UnitOfWorkTables
-from agentkeep.domain.models import Message
+from agentkeep.domain.models import Message, Run
+from agentkeep.domain.patches import RunPatch
 from agentkeep.domain.ports.backfill import (
     AgentBiosBackfill,
     AgentsBackfill,
@@ -94,8 +95,8 @@ class MemoryStorage:
             await uow.commit()
             return result
 
-    async def add_reply(self, message: Message, token: str) -> None:
-        await self.run(lambda uow: uow.messages.add_reply(message, token))
+    async def finish_run(self, run: Run, patch: RunPatch, token: str, reply: Message | None = None) -> bool:
+        return await self.run(lambda uow: uow.runs.finish(run, patch, token=token, reply=reply))
 
     async def close(self) -> None:
         async with self._lock:

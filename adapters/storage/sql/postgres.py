@@ -20,10 +20,12 @@ from agentkeep.adapters.storage.sql.dialect import POSTGRES, json_dumps, json_lo
 from agentkeep.adapters.storage.sql.errors import Translated
 from agentkeep.adapters.storage.sql.executor import AsyncExecutor
 from agentkeep.adapters.storage.sql.repositories.messages import SqlMessages
+from agentkeep.adapters.storage.sql.repositories.runs import SqlRuns
 from agentkeep.adapters.storage.sql.tables import metadata
 from agentkeep.adapters.storage.sql.unit_of_work import REVISION_QUERY, SqlUnitOfWork, UnitOfWorkRunner
 from agentkeep.domain.errors import StorageUnavailable
-from agentkeep.domain.models import Message
+from agentkeep.domain.models import Message, Run
+from agentkeep.domain.patches import RunPatch
 
 
 class PostgresStorage(UnitOfWorkRunner):
@@ -101,11 +103,11 @@ class PostgresStorage(UnitOfWorkRunner):
                     with contextlib.suppress(StorageUnavailable):
                         await rollback()
 
-    async def add_reply(self, message: Message, token: str) -> None:
-        # One statement (`SqlMessages.add_reply`), atomic by itself in autocommit: no BEGIN and
-        # no COMMIT, two round trips fewer per run.
+    async def finish_run(self, run: Run, patch: RunPatch, token: str, reply: Message | None = None) -> bool:
+        # One statement (`SqlRuns.finish`), atomic by itself in autocommit: no BEGIN and no
+        # COMMIT, two round trips fewer per run.
         async with self._executor(reply=True) as executor:
-            await SqlMessages(executor).add_reply(message, token)
+            return await SqlRuns(executor, messages=SqlMessages(executor)).finish(run, patch, token=token, reply=reply)
 
     @asynccontextmanager
     async def _executor(self, *, reply: bool = False) -> AsyncIterator[AsyncExecutor]:

@@ -17,7 +17,8 @@ from agentkeep.adapters.storage.sql.repositories.messages import SqlMessages
 from agentkeep.adapters.storage.sql.repositories.runs import SqlRuns
 from agentkeep.adapters.storage.sql.repositories.sessions import SqlSessions
 from agentkeep.adapters.storage.sql.repositories.users import SqlUsers
-from agentkeep.domain.models import Message
+from agentkeep.domain.models import Message, Run
+from agentkeep.domain.patches import RunPatch
 from agentkeep.domain.ports import (
     AgentBiosBackfill,
     AgentsBackfill,
@@ -62,7 +63,7 @@ class SqlUnitOfWork:
         self.messages: MessagesBackfill = abort.guard(messages)
         self.memories: MemoriesBackfill = abort.guard(SqlMemories(executor, bulk_writer))
         self.idempotency_keys: IdempotencyKeys = abort.guard(SqlIdempotencyKeys(executor))
-        self.runs: Runs = abort.guard(SqlRuns(executor))
+        self.runs: Runs = abort.guard(SqlRuns(executor, messages=messages))
         self._commit = commit
         self._rollback = rollback
         self.done = False
@@ -79,7 +80,7 @@ class SqlUnitOfWork:
 
 class UnitOfWorkRunner:
     """What both SQL storages build on their `unit_of_work()`: `run(work)` runs `work` in one unit
-    of work and commits it when `work` returns (rolls back when it raises); `add_reply` is such a
+    of work and commits it when `work` returns (rolls back when it raises); `finish_run` is such a
     run."""
 
     def unit_of_work(self) -> Any:  # pragma: no cover - overridden
@@ -91,5 +92,5 @@ class UnitOfWorkRunner:
             await uow.commit()
             return result
 
-    async def add_reply(self, message: Message, token: str) -> None:
-        await self.run(lambda uow: uow.messages.add_reply(message, token))
+    async def finish_run(self, run: Run, patch: RunPatch, token: str, reply: Message | None = None) -> bool:
+        return await self.run(lambda uow: uow.runs.finish(run, patch, token=token, reply=reply))

@@ -219,38 +219,3 @@ async def test_delete_tells_whether_there_was_a_message(storage: Storage) -> Non
     assert await storage.run(lambda uow: uow.messages.delete(message.id)) is True
     assert await storage.run(lambda uow: uow.messages.delete(message.id)) is False
     assert await storage.run(lambda uow: uow.messages.get(message.id)) is None
-
-
-@pytest.mark.parametrize("prompt", [None, "You are a reply's prompt."])
-async def test_a_reply_is_appended_and_gives_back_the_lease_of_its_token(storage: Storage, prompt: str | None) -> None:
-    _, _, session = await seed(storage)
-    question = a_message(session, created_at=at(1))
-    await storage.run(lambda uow: uow.messages.add(question))
-    assert await storage.run(lambda uow: uow.sessions.claim_run(session.id, "mine", at(0), at(30))) is True
-
-    # Another token's reply is kept, but gives nothing back.
-    other = a_message(session, role=Role.ASSISTANT, created_at=at(2), system_prompt=prompt)
-    await storage.run(lambda uow: uow.messages.add_reply(other, "theirs"))
-    assert await storage.run(lambda uow: uow.sessions.claim_run(session.id, "b", at(10), at(40))) is False
-
-    reply = a_message(session, role=Role.ASSISTANT, created_at=at(3), system_prompt=prompt)
-    await storage.run(lambda uow: uow.messages.add_reply(reply, "mine"))
-
-    assert await storage.run(lambda uow: uow.messages.last(session.id, 10)) == [question, other, reply]
-    assert await storage.run(lambda uow: uow.sessions.claim_run(session.id, "b", at(10), at(40))) is True
-
-
-async def test_the_storage_adds_a_reply_on_its_own_all_or_nothing(storage: Storage) -> None:
-    _, _, session = await seed(storage)
-    assert await storage.run(lambda uow: uow.sessions.claim_run(session.id, "mine", at(0), at(30))) is True
-    reply = a_message(session, role=Role.ASSISTANT, created_at=at(1), system_prompt="Be brief.")
-
-    await storage.add_reply(reply, "mine")
-
-    assert await storage.run(lambda uow: uow.messages.get(reply.id)) == reply
-    assert await storage.run(lambda uow: uow.sessions.claim_run(session.id, "b", at(10), at(40))) is True
-    # A reply that cannot be stored (its id is taken) gives nothing back either.
-    again = a_message(session, id=reply.id, role=Role.ASSISTANT, created_at=at(2))
-    with pytest.raises(Conflict):
-        await storage.add_reply(again, "b")
-    assert await storage.run(lambda uow: uow.sessions.claim_run(session.id, "c", at(11), at(41))) is False

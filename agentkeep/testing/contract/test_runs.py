@@ -1,4 +1,5 @@
-"""Runs: parents, the session's list in order, conditional updates, cascades with the session."""
+"""Runs: parents, the session's list in order, conditional updates, a run's end with its reply and
+its lease, cascades with the session."""
 
 from __future__ import annotations
 
@@ -7,12 +8,12 @@ import uuid
 import pytest
 
 from agentkeep.domain.errors import Conflict, NotFound
-from agentkeep.domain.models import RunError, ToolCall, Usage
+from agentkeep.domain.models import Message, RunError, ToolCall, Usage
 from agentkeep.domain.paging import Paging
 from agentkeep.domain.patches import RunPatch
 from agentkeep.domain.ports import Storage
-from agentkeep.domain.values import ACTIVE_RUN_STATUSES, RunStatus
-from agentkeep.testing.builders import a_run, a_session, a_user, add, an_agent, at, seed
+from agentkeep.domain.values import ACTIVE_RUN_STATUSES, Role, RunStatus
+from agentkeep.testing.builders import a_message, a_run, a_session, a_user, add, an_agent, at, seed
 
 
 async def test_a_run_comes_back_equal(storage: Storage) -> None:
@@ -165,3 +166,85 @@ async def test_deleting_the_user_or_the_agent_deletes_their_runs(storage: Storag
 
     assert after_user == [None, None, runs[2]]
     assert after_agent is None
+
+
+def _completed(reply: Message | None = None) -> RunPatch:
+    return RunPatch(
+        status=RunStatus.COMPLETED,
+        assistant_message_id=None if reply is None else reply.id,
+        usage=Usage(total_tokens=4),
+        steps=1,
+        finished_at=at(9),
+    )
+
+
+@pytest.mark.parametrize("prompt", [None, "You are a reply's prompt."])
+async def test_a_finish_stores_the_reply_ends_the_run_and_gives_back_the_lease_of_its_token(
+    storage: Storage, prompt: str | None
+) -> None:
+    _, _, session = await seed(storage)
+    question = a_message(session, created_at=at(1))
+    run, other = a_run(session, status=RunStatus.RUNNING), a_run(session, status=RunStatus.RUNNING)
+    await add(storage, question, run, other)
+    assert await storage.run(lambda uow: uow.sessions.claim_run(session.id, "mine", at(0), at(30))) is True
+
+    # Another token's finish is kept, but gives nothing back.
+    theirs = a_message(session, role=Role.ASSISTANT, created_at=at(2), system_prompt=prompt)
+    assert await storage.run(lambda uow: uow.runs.finish(other, _completed(theirs), token="theirs", reply=theirs))
+    assert await storage.run(lambda uow: uow.sessions.claim_run(session.id, "b", at(10), at(40))) is False
+
+    reply = a_message(session, role=Role.ASSISTANT, created_at=at(3), system_prompt=prompt)
+    assert await storage.run(lambda uow: uow.runs.finish(run, _completed(reply), token="mine", reply=reply))
+
+    assert await storage.run(lambda uow: uow.messages.last(session.id, 10)) == [question, theirs, reply]
+    assert await storage.run(lambda uow: uow.sessions.claim_run(session.id, "b", at(10), at(40))) is True
+    stored = await storage.run(lambda uow: uow.runs.get(run.id))
+    assert stored is not None and stored.updated_at is not None
+    assert stored == run.model_copy(update={**_completed(reply).changes(), "updated_at": stored.updated_at})
+
+
+async def test_a_finish_of_a_run_no_longer_active_stores_nothing_but_gives_back_the_lease(storage: Storage) -> None:
+    _, _, session = await seed(storage)
+    run = a_run(session, status=RunStatus.CANCELLED, finished_at=at(2))
+    await add(storage, run)
+    assert await storage.run(lambda uow: uow.sessions.claim_run(session.id, "mine", at(0), at(30))) is True
+    reply = a_message(session, role=Role.ASSISTANT, created_at=at(3), system_prompt="Be brief.")
+
+    assert await storage.finish_run(run, _completed(reply), "mine", reply) is False
+
+    assert await storage.run(lambda uow: uow.messages.get(reply.id)) is None
+    assert await storage.run(lambda uow: uow.runs.get(run.id)) == run
+    assert await storage.run(lambda uow: uow.sessions.claim_run(session.id, "b", at(10), at(40))) is True
+
+
+async def test_a_failed_finish_without_a_reply_ends_the_run(storage: Storage) -> None:
+    _, _, session = await seed(storage)
+    run = a_run(session, status=RunStatus.RUNNING)
+    await add(storage, run)
+    failed = RunPatch(status=RunStatus.FAILED, error=RunError(code="model_error", detail="down"), steps=1)
+
+    assert await storage.finish_run(run, failed, "nobody") is True
+
+    stored = await storage.run(lambda uow: uow.runs.get(run.id))
+    assert stored is not None and (stored.status, stored.error) == (RunStatus.FAILED, failed.error)
+    assert await storage.run(lambda uow: uow.messages.list(session.id, Paging())) == ([], 0)
+
+
+async def test_the_storage_finishes_a_run_on_its_own_all_or_nothing(storage: Storage) -> None:
+    _, _, session = await seed(storage)
+    run, again = a_run(session, status=RunStatus.RUNNING), a_run(session, status=RunStatus.RUNNING)
+    await add(storage, run, again)
+    assert await storage.run(lambda uow: uow.sessions.claim_run(session.id, "mine", at(0), at(30))) is True
+    reply = a_message(session, role=Role.ASSISTANT, created_at=at(1), system_prompt="Be brief.")
+
+    assert await storage.finish_run(run, _completed(reply), "mine", reply) is True
+
+    assert await storage.run(lambda uow: uow.messages.get(reply.id)) == reply
+    assert await storage.run(lambda uow: uow.sessions.claim_run(session.id, "b", at(10), at(40))) is True
+    # A reply that cannot be stored (its id is taken) writes nothing: the run stays running and
+    # the lease stays held.
+    taken = a_message(session, id=reply.id, role=Role.ASSISTANT, created_at=at(2))
+    with pytest.raises(Conflict):
+        await storage.finish_run(again, _completed(taken), "b", taken)
+    assert await storage.run(lambda uow: uow.sessions.claim_run(session.id, "c", at(11), at(41))) is False
+    assert await storage.run(lambda uow: uow.runs.get(again.id)) == again

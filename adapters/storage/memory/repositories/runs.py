@@ -6,11 +6,12 @@ import builtins
 import uuid
 from collections.abc import Collection
 
+from agentkeep.adapters.storage.memory.repositories.sessions import MemoryMessages, release
 from agentkeep.adapters.storage.memory.state import Repository, by_time_then_id, conflict, detach, detach_or_none, page
-from agentkeep.domain.models import Run
+from agentkeep.domain.models import Message, Run
 from agentkeep.domain.paging import Paging
 from agentkeep.domain.patches import RunPatch
-from agentkeep.domain.values import RunStatus, utcnow
+from agentkeep.domain.values import ACTIVE_RUN_STATUSES, RunStatus, utcnow
 
 
 class MemoryRuns(Repository):
@@ -37,3 +38,10 @@ class MemoryRuns(Repository):
         updated = detach(current.model_copy(update={**patch.changes(), "updated_at": utcnow()}))
         self._tables.runs[run_id] = updated
         return detach(updated)
+
+    async def finish(self, run: Run, patch: RunPatch, *, token: str, reply: Message | None = None) -> bool:
+        finished = await self.update(run.id, patch, when=ACTIVE_RUN_STATUSES) is not None
+        if finished and reply is not None:
+            await MemoryMessages(self._uow_tables).add(reply)
+        release(self._tables, run.session_id, token)
+        return finished

@@ -148,10 +148,6 @@ class MemoryMessages(Repository):
         self._tables.messages[message.id] = Sequenced(self._tables.next_seq(), detach(message))
         return message
 
-    async def add_reply(self, message: Message, token: str) -> None:
-        await self.add(message)
-        release(self._tables, message.session_id, token)
-
     async def add_many(self, messages: Sequence[Message]) -> None:
         # One statement in SQL: every row or none.
         seen: set[uuid.UUID] = set()

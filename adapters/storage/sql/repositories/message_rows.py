@@ -6,12 +6,24 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from sqlalchemy import bindparam
+
+from agentkeep.adapters.storage.sql.dialect import POSTGRES, insert_ignoring
 from agentkeep.adapters.storage.sql.repositories.base import row_values
-from agentkeep.adapters.storage.sql.tables import messages
+from agentkeep.adapters.storage.sql.tables import messages, system_prompts
 from agentkeep.domain.models import Message
 
 #: The columns a message row is written with (`seq`, the insertion key, is the database's).
 MESSAGE_COLUMNS = [c.name for c in messages.c if c.name != "seq"]
+
+
+#: PostgreSQL: a CTE storing a message's system prompt unless stored (parameters `system_prompt_id`,
+#: `prompt_text`, `created_at`), for the statement that stores the message itself.
+STORED_PROMPT = (
+    insert_ignoring(system_prompts, POSTGRES, ["id"])
+    .values(id=bindparam("system_prompt_id"), text=bindparam("prompt_text"), created_at=bindparam("created_at"))
+    .cte("stored_prompt")
+)
 
 
 def prompt_id(text: str) -> str:

@@ -14,8 +14,12 @@ from agentkeep.adapters.storage.sql.prepared import Prepared, insert_row
 from agentkeep.adapters.storage.sql.repositories import bulk
 from agentkeep.adapters.storage.sql.repositories.base import Listing, SqlRepository, entity_columns
 from agentkeep.adapters.storage.sql.repositories.json_pages import json_page
-from agentkeep.adapters.storage.sql.repositories.leases import RELEASE_RUN_LEASE, RELEASE_RUN_LEASE_CTE
-from agentkeep.adapters.storage.sql.repositories.message_rows import MESSAGE_COLUMNS, message_row, prompt_id
+from agentkeep.adapters.storage.sql.repositories.message_rows import (
+    MESSAGE_COLUMNS,
+    STORED_PROMPT,
+    message_row,
+    prompt_id,
+)
 from agentkeep.adapters.storage.sql.tables import messages, system_prompts
 from agentkeep.domain.models import Message
 from agentkeep.domain.paging import Paging
@@ -70,18 +74,8 @@ def _add_prompt(dialect: str) -> Prepared:
     return _ADD_PROMPT[dialect]
 
 
-# PostgreSQL: a reply and its prompt in one statement (a round trip costs more than the SQL);
-# and a run's reply, its prompt and the session's lease given back, in one statement.
-_STORED_PROMPT = (
-    insert_ignoring(system_prompts, POSTGRES, ["id"])
-    .values(id=bindparam("system_prompt_id"), text=bindparam("prompt_text"), created_at=bindparam("created_at"))
-    .cte("stored_prompt")
-)
-_ADD_WITH_PROMPT = Prepared(insert_row(messages, MESSAGE_COLUMNS).add_cte(_STORED_PROMPT))
-_ADD_REPLY = Prepared(insert_row(messages, MESSAGE_COLUMNS).add_cte(RELEASE_RUN_LEASE_CTE))
-_ADD_REPLY_WITH_PROMPT = Prepared(
-    insert_row(messages, MESSAGE_COLUMNS).add_cte(_STORED_PROMPT).add_cte(RELEASE_RUN_LEASE_CTE)
-)
+# PostgreSQL: a message and its prompt in one statement (a round trip costs more than the SQL).
+_ADD_WITH_PROMPT = Prepared(insert_row(messages, MESSAGE_COLUMNS).add_cte(STORED_PROMPT))
 
 
 class SqlMessages(SqlRepository):
@@ -107,19 +101,6 @@ class SqlMessages(SqlRepository):
             await self._executor.write(_add_prompt(self._dialect), rows)
         # One executemany: the rows get their `seq` in the order of `batch`.
         await self._executor.write(_ADD, [message_row(m) for m in batch])
-
-    async def add_reply(self, message: Message, token: str) -> None:
-        if self._dialect != POSTGRES:
-            await self.add(message)
-            await self._executor.write(RELEASE_RUN_LEASE, {"b_id": message.session_id, "token": token})
-            return
-        released = {"released_session": message.session_id, "released_token": token}
-        if message.system_prompt is None:
-            await self._executor.write(_ADD_REPLY, {**message_row(message), **released})
-        else:
-            await self._executor.write(
-                _ADD_REPLY_WITH_PROMPT, {**message_row(message), **released, "prompt_text": message.system_prompt}
-            )
 
     async def get(self, message_id: uuid.UUID) -> Message | None:
         return await self._row(Message, _BY_ID, {"id": message_id})
