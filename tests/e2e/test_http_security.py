@@ -85,9 +85,10 @@ WITHOUT_A_VALID_KEY: list[dict[str, str]] = [
 
 
 def test_the_walk_sees_every_route_of_the_spec() -> None:
-    # 14 paths of SPEC §5 (the session read and delete are two routes), each with OPTIONS.
-    assert len(API_ROUTES) == 14
-    assert len(api_requests()) == 28 + len(API_ROUTES)
+    # 14 paths of SPEC §5 (the session read and delete are two routes) and 3 of §9 (a run, its
+    # cancel, a session's runs), each with OPTIONS.
+    assert len(API_ROUTES) == 17
+    assert len(api_requests()) == 31 + len(API_ROUTES)
     assert {route.path for route in OPEN_ROUTES} >= {"/health", "/schema", "/schema/openapi.json"}
 
 
@@ -263,6 +264,9 @@ def test_every_cli_command_prints_a_failing_database_url_without_its_password(
         "memories show": ["3e3e3e3e-0000-4000-8000-000000000001"],
         "memories create": ["--agent", "assistant", "--name", "mood", "--content", "calm"],
         "memories delete": ["3e3e3e3e-0000-4000-8000-000000000001"],
+        "runs list": ["talk"],
+        "runs show": ["7e7e7e7e-0000-4000-8000-000000000001"],
+        "runs cancel": ["7e7e7e7e-0000-4000-8000-000000000001"],
         "migrate-agents": ["--source-url", source],
         "import-automagik": ["--source-url", source],
         "demo legacy": ["--profiles", "1", "--url", url],
@@ -339,7 +343,7 @@ async def test_a_page_size_over_100_is_400_on_every_list(shared_api: httpx.Async
         for route in API_ROUTES
         if "GET" in route.methods and "page_size" in handler_of(route, "GET").parsed_fn_signature.parameters
     ]
-    assert len(lists) == 6  # agents, bios, users, sessions, memories, a session's messages
+    assert len(lists) == 7  # agents, bios, users, sessions, memories, a session's messages, its runs
     for path in lists:
         for size in (101, 10**6, 0, -1):
             bad_fields(await shared_api.get(path, params={"page_size": size}), "page_size")
