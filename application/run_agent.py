@@ -31,7 +31,7 @@ from agentkeep.application import system_prompt
 from agentkeep.application.runs import RunningRuns, lease_token
 from agentkeep.domain.chat import ModelReply
 from agentkeep.domain.errors import Conflict, DomainError, Invalid, ModelUnavailable, NotFound
-from agentkeep.domain.ids import UserId
+from agentkeep.domain.ids import UserId, new_id
 from agentkeep.domain.models import Agent, AgentBio, Message, Run, RunError, Session, ToolCall, ToolOutput, Usage, User
 from agentkeep.domain.patches import RunPatch, UserPatch
 from agentkeep.domain.ports.chat_model import ChatModels
@@ -143,6 +143,20 @@ def _question(request: RunRequest, session: Session) -> Message:
     )
 
 
+def _run_of(run_id: uuid.UUID, session: Session, question: Message) -> Run:
+    """The run's record, `running` from its user message's time on."""
+    return Run(
+        id=run_id,
+        session_id=session.id,
+        agent_id=session.agent_id,
+        user_id=session.user_id,
+        status=RunStatus.RUNNING,
+        user_message_id=question.id,
+        created_at=question.created_at,
+        started_at=question.created_at,
+    )
+
+
 def _reply(prepared: _StartedRun, reply: ModelReply) -> Message:
     """The model's reply as the run's assistant message (*finish*: stored with the run's end and
     the lease given back, `Storage.finish_run`)."""
@@ -201,7 +215,7 @@ class RunAgent:
     ) -> RunResult:
         """The reply to `request`. `on_user_message_kept()` is called once the user message is
         committed: from then on, a failure has written it."""
-        run_id = uuid.uuid4()
+        run_id = new_id()
         token = lease_token(run_id)
         prepared = await self._prepare(agent_id_or_name, request, run_id)
         on_user_message_kept()
@@ -297,24 +311,17 @@ class RunAgent:
         if not agent.active:
             raise Conflict(f"agent {agent.name!r} is inactive", code="agent_inactive", key="agent_id_or_name")
         lease = RunLease(lease_token(run_id), utcnow() + self._lease)
-        session, new, user_message = await self._session(uow, agent, request, await self._user(uow, request), lease)
+        user = await self._user(uow, request)
+        session, new, stored = await self._session(uow, agent, request, user, lease, run_id)
         read_history = request.message_limit and not new  # a session made just now has none
         history = await uow.messages.last(session.id, request.message_limit) if read_history else []
-        if user_message is None:
+        if stored is None:
             user_message = _question(request, session)
-            await uow.messages.add(user_message)
+            run = _run_of(run_id, session, user_message)
+            await uow.runs.add(run, user_message=user_message)  # one statement where the storage can
+        else:
+            user_message, run = stored
         prompt = await self._system_prompt(uow, agent, bio, session, request.system_prompt)
-        run = Run(
-            id=run_id,
-            session_id=session.id,
-            agent_id=agent.id,
-            user_id=session.user_id,
-            status=RunStatus.RUNNING,
-            user_message_id=user_message.id,
-            created_at=user_message.created_at,
-            started_at=user_message.created_at,
-        )
-        await uow.runs.add(run)
         return _StartedRun(agent, session, user_message, history, prompt, run)
 
     async def _user(self, uow: UnitOfWork, request: RunRequest) -> User | None:
@@ -335,11 +342,11 @@ class RunAgent:
         return updated
 
     async def _session(
-        self, uow: UnitOfWork, agent: Agent, request: RunRequest, user: User | None, lease: RunLease
-    ) -> tuple[Session, bool, Message | None]:
+        self, uow: UnitOfWork, agent: Agent, request: RunRequest, user: User | None, lease: RunLease, run_id: uuid.UUID
+    ) -> tuple[Session, bool, tuple[Message, Run] | None]:
         """The run's session (SPEC §3 step 3), held by `lease` for this run; whether it is new;
-        and the user message when it was stored with the session. A found one must belong to
-        this user and agent and be open; a busy one is `_Busy`."""
+        and the user message and the run when they were stored with the session. A found one must
+        belong to this user and agent and be open; a busy one is `_Busy`."""
         now = utcnow()
         if request.session_id is None and request.session_name is None:
             # A new session, with its new user if any, and the question: one statement where the
@@ -350,8 +357,9 @@ class RunAgent:
                 new_owner, owner = None, user
             new = Session(user_id=owner.id, agent_id=agent.id, platform=request.session_origin)
             question = _question(request, new)
-            await uow.sessions.add(new, lease=lease, owner=new_owner, first_message=question)
-            return new, True, question
+            run = _run_of(run_id, new, question)
+            await uow.sessions.add(new, lease=lease, owner=new_owner, first_message=question, run=run)
+            return new, True, (question, run)
         if request.session_id is not None:
             session = await uow.sessions.get(request.session_id)
             if session is None:

@@ -6,7 +6,9 @@ Every id a caller does not give is made by the core, so no row is ever written w
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import time
 import uuid
 from typing import Annotated
 
@@ -28,8 +30,21 @@ _DID = re.compile(r"^did:[a-z0-9]+:[A-Za-z0-9._:%-]+$")
 
 
 def new_id() -> uuid.UUID:
-    """A new random UUID for any entity but an agent."""
-    return uuid.uuid4()
+    """A new UUID for any entity but an agent: version 7 (RFC 9562), whose first 48 bits are the
+    time in milliseconds and the other 74 random. Ids made later sort after the ones before, so an
+    index on ids grows at its end, as an index on a counter does, instead of writing pages all over
+    it: inserts touch few pages, and a commit writes few (decision 050)."""
+    random = int.from_bytes(os.urandom(10))
+    return uuid.UUID(
+        int=(time.time_ns() // 1_000_000) << 80
+        | 0x7 << 76  # version
+        | (random >> 68) << 64  # 12 random bits
+        | 0b10 << 62  # variant (RFC 4122 / 9562)
+        | random & _LOW_62
+    )
+
+
+_LOW_62 = (1 << 62) - 1
 
 
 def new_agent_id() -> str:

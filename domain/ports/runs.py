@@ -16,8 +16,10 @@ from agentkeep.domain.values import RunStatus
 class Runs(Protocol):
     """Runs by id, and a session's runs oldest first (by `created_at`, then id)."""
 
-    async def add(self, run: Run) -> Run:
-        """Insert `run`. NotFound without its session; Conflict on a taken id."""
+    async def add(self, run: Run, *, user_message: Message | None = None) -> Run:
+        """Insert `run`; with `user_message`, that message first (appended to its session), in
+        one statement where the database allows. NotFound without its session; Conflict on a
+        taken id (the run's or the message's)."""
         ...
 
     async def get(self, run_id: uuid.UUID) -> Run | None: ...

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from agentkeep.domain.models import Message, Session, User
+from agentkeep.domain.models import Message, Run, Session, User
 from agentkeep.domain.paging import Paging
 from agentkeep.domain.patches import SessionPatch
 
@@ -32,12 +32,14 @@ class Sessions(Protocol):
         lease: RunLease | None = None,
         owner: User | None = None,
         first_message: Message | None = None,
+        run: Run | None = None,
     ) -> Session:
         """Insert `session`, holding `lease` when given (a run that makes its session takes the
         lease in the same statement); with `owner`, its new user, inserted first; with
-        `first_message`, appended to it. A first run makes all three: in one statement where the
-        database allows. NotFound without its user or agent; Conflict on a taken id, name or
-        email (the owner's, the session's or the message's)."""
+        `first_message`, appended to it; with `run`, that run's record. A first run makes all
+        four: in one statement where the database allows. NotFound without its user or agent;
+        Conflict on a taken id, name or email (the owner's, the session's, the message's or the
+        run's)."""
         ...
 
     async def get(self, session_id: uuid.UUID) -> Session | None: ...

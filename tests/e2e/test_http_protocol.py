@@ -47,6 +47,9 @@ SPEC_ROUTES = {
     ("get", "/api/v1/memories/{memory_id}"),
     ("patch", "/api/v1/memories/{memory_id}"),
     ("delete", "/api/v1/memories/{memory_id}"),
+    ("get", "/api/v1/runs/{run_id}"),
+    ("post", "/api/v1/runs/{run_id}/cancel"),
+    ("get", "/api/v1/sessions/{session_id_or_name}/runs"),
     ("get", "/health"),
 }
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}

@@ -83,11 +83,16 @@ class Prepared:
         return found
 
 
-def insert_row(table: Table, columns: Iterable[str] | None = None) -> Insert:
+def insert_row(table: Table, columns: Iterable[str] | None = None, *, prefix: str = "") -> Insert:
     """`INSERT INTO table (columns) VALUES (:column, ...)`, every column by default: the bind
-    parameters are named after the columns."""
+    parameters are named after the columns, after `prefix` (for two rows in one statement)."""
     names = [c.name for c in table.c] if columns is None else list(columns)
-    return table.insert().values({name: bindparam(name) for name in names})
+    return table.insert().values({name: bindparam(prefix + name) for name in names})
+
+
+def prefixed(row: dict[str, Any], prefix: str) -> dict[str, Any]:
+    """A row's values named as `insert_row(..., prefix=prefix)` binds them."""
+    return {prefix + name: value for name, value in row.items()}
 
 
 def set_columns(statement: Update, names: Iterable[str]) -> Update:

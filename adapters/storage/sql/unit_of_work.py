@@ -50,20 +50,21 @@ class SqlUnitOfWork:
         rollback: Callable[[], Awaitable[None]],
     ):
         users, messages = SqlUsers(executor, bulk_writer), SqlMessages(executor)
+        runs = SqlRuns(executor, messages=messages)
         self._abort = abort = Abort()
         self.users: UsersBackfill = abort.guard(users)
         self.agents: AgentsBackfill = abort.guard(SqlAgents(executor, bulk_writer))
         self.bios: AgentBiosBackfill = abort.guard(SqlAgentBios(executor, bulk_writer))
         self.profile_metadata: ProfileMetadataBackfill = abort.guard(SqlProfileMetadata(executor, bulk_writer))
-        # A session may be added with its new owner and its first message (one statement on
-        # PostgreSQL): on SQLite it adds them through their own repositories.
+        # A session may be added with its new owner, its first message and its run (one statement
+        # on PostgreSQL): on SQLite it adds them through their own repositories.
         self.sessions: SessionsBackfill = abort.guard(
-            SqlSessions(executor, bulk_writer, users=users, messages=messages)
+            SqlSessions(executor, bulk_writer, users=users, messages=messages, runs=runs)
         )
         self.messages: MessagesBackfill = abort.guard(messages)
         self.memories: MemoriesBackfill = abort.guard(SqlMemories(executor, bulk_writer))
         self.idempotency_keys: IdempotencyKeys = abort.guard(SqlIdempotencyKeys(executor))
-        self.runs: Runs = abort.guard(SqlRuns(executor, messages=messages))
+        self.runs: Runs = abort.guard(runs)
         self._commit = commit
         self._rollback = rollback
         self.done = False

@@ -248,3 +248,44 @@ async def test_the_storage_finishes_a_run_on_its_own_all_or_nothing(storage: Sto
         await storage.finish_run(again, _completed(taken), "b", taken)
     assert await storage.run(lambda uow: uow.sessions.claim_run(session.id, "c", at(11), at(41))) is False
     assert await storage.run(lambda uow: uow.runs.get(again.id)) == again
+
+
+async def test_a_run_is_added_with_its_user_message(storage: Storage) -> None:
+    _, _, session = await seed(storage)
+    question = a_message(session, created_at=at(1))
+    run = a_run(session, status=RunStatus.RUNNING, user_message_id=question.id)
+
+    await storage.run(lambda uow: uow.runs.add(run, user_message=question))
+
+    assert await storage.run(lambda uow: uow.runs.get(run.id)) == run
+    assert await storage.run(lambda uow: uow.messages.last(session.id, 5)) == [question]
+
+
+async def test_a_first_run_adds_its_owner_session_message_and_run_at_once(storage: Storage) -> None:
+    _, agent, _ = await seed(storage)
+    owner = a_user()
+    session = a_session(owner, agent)
+    question = a_message(session, created_at=at(1))
+    run = a_run(session, status=RunStatus.RUNNING, user_message_id=question.id)
+
+    await storage.run(lambda uow: uow.sessions.add(session, owner=owner, first_message=question, run=run))
+
+    assert await storage.run(lambda uow: uow.users.get(owner.id)) == owner
+    assert await storage.run(lambda uow: uow.messages.last(session.id, 5)) == [question]
+    assert await storage.run(lambda uow: uow.runs.list(session.id, Paging())) == ([run], 1)
+
+
+async def test_a_run_whose_id_is_taken_adds_nothing_with_it(storage: Storage) -> None:
+    user, agent, session = await seed(storage)
+    taken = a_run(session)
+    await add(storage, taken)
+    other = a_session(user, agent)
+    question = a_message(other)
+
+    with pytest.raises(Conflict):
+        await storage.run(lambda uow: uow.sessions.add(other, first_message=question, run=a_run(other, id=taken.id)))
+    with pytest.raises(Conflict):
+        await storage.run(lambda uow: uow.runs.add(a_run(session, id=taken.id), user_message=a_message(session)))
+
+    assert await storage.run(lambda uow: uow.sessions.get(other.id)) is None
+    assert await storage.run(lambda uow: uow.messages.list(session.id, Paging())) == ([], 0)

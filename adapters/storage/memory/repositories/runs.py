@@ -6,8 +6,8 @@ import builtins
 import uuid
 from collections.abc import Collection
 
-from agentkeep.adapters.storage.memory.repositories.sessions import MemoryMessages, release
-from agentkeep.adapters.storage.memory.state import Repository, by_time_then_id, conflict, detach, detach_or_none, page
+from agentkeep.adapters.storage.memory.repositories.sessions import MemoryMessages, add_run, release
+from agentkeep.adapters.storage.memory.state import Repository, by_time_then_id, detach, detach_or_none, page
 from agentkeep.domain.models import Message, Run
 from agentkeep.domain.paging import Paging
 from agentkeep.domain.patches import RunPatch
@@ -15,11 +15,10 @@ from agentkeep.domain.values import ACTIVE_RUN_STATUSES, RunStatus, utcnow
 
 
 class MemoryRuns(Repository):
-    async def add(self, run: Run) -> Run:
-        if run.id in self._tables.runs:
-            raise conflict("run", "id")
-        self._tables.require_session(run.session_id)
-        self._tables.runs[run.id] = detach(run)
+    async def add(self, run: Run, *, user_message: Message | None = None) -> Run:
+        if user_message is not None:
+            await MemoryMessages(self._uow_tables).add(user_message)
+        add_run(self._tables, run)
         return run
 
     async def get(self, run_id: uuid.UUID) -> Run | None:

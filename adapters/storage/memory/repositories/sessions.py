@@ -23,7 +23,7 @@ from agentkeep.adapters.storage.memory.state import (
     present,
     sequenced_page,
 )
-from agentkeep.domain.models import Message, Session, User
+from agentkeep.domain.models import Message, Run, Session, User
 from agentkeep.domain.paging import Paging
 from agentkeep.domain.patches import MessagePatch, SessionPatch
 from agentkeep.domain.ports.sessions import RunLease
@@ -38,6 +38,7 @@ class MemorySessions(Repository):
         lease: RunLease | None = None,
         owner: User | None = None,
         first_message: Message | None = None,
+        run: Run | None = None,
     ) -> Session:
         if owner is not None:
             await MemoryUsers(self._uow_tables).add(owner)
@@ -53,6 +54,8 @@ class MemorySessions(Repository):
             self._tables.leases[session.id] = Lease(lease.token, to_utc(lease.until))
         if first_message is not None:
             await MemoryMessages(self._uow_tables).add(first_message)
+        if run is not None:
+            add_run(self._tables, run)
         return session
 
     async def get(self, session_id: uuid.UUID) -> Session | None:
@@ -199,6 +202,14 @@ class MemoryMessages(Repository):
         self._tables.require_session(message.session_id)
         self._tables.require_user(message.user_id)
         self._tables.require_agent(message.agent_id)
+
+
+def add_run(tables: Tables, run: Run) -> None:
+    """Insert a run's record (`Runs.add`)."""
+    if run.id in tables.runs:
+        raise conflict("run", "id")
+    tables.require_session(run.session_id)
+    tables.runs[run.id] = detach(run)
 
 
 def release(tables: Tables, session_id: uuid.UUID, token: str) -> None:

@@ -14,7 +14,7 @@ from sqlalchemy import Update, bindparam, exists, func, literal_column, select, 
 
 from agentkeep.adapters.storage.sql.dialect import POSTGRES
 from agentkeep.adapters.storage.sql.executor import Executor
-from agentkeep.adapters.storage.sql.prepared import Prepared, insert_row
+from agentkeep.adapters.storage.sql.prepared import Prepared, insert_row, prefixed
 from agentkeep.adapters.storage.sql.repositories.base import KEY, Listing, SqlRepository, row_values
 from agentkeep.adapters.storage.sql.repositories.leases import RELEASE_RUN_LEASE, RELEASE_RUN_LEASE_CTE
 from agentkeep.adapters.storage.sql.repositories.message_rows import MESSAGE_COLUMNS, STORED_PROMPT, message_row
@@ -36,9 +36,15 @@ _RUN = "run_"
 
 
 class _Messages(Protocol):
-    """What a finish needs of the messages repository (handed in by the unit of work)."""
+    """What runs need of the messages repository (handed in by the unit of work)."""
 
     async def add(self, message: Message) -> Message: ...
+
+
+#: PostgreSQL: a run and its user message in one statement (the message's values `message_<column>`).
+_ADD_WITH_MESSAGE = Prepared(
+    _ADD.statement.add_cte(insert_row(messages, MESSAGE_COLUMNS, prefix="message_").cte("user_message"))
+)
 
 
 def _conditional_update(names: tuple[str, ...], statuses: tuple[str, ...] | None, prefix: str = "") -> Update:
@@ -83,8 +89,16 @@ class SqlRuns(SqlRepository):
         super().__init__(executor)
         self._messages = messages
 
-    async def add(self, run: Run) -> Run:
-        await self._executor.write(_ADD, row_values(run))
+    async def add(self, run: Run, *, user_message: Message | None = None) -> Run:
+        if user_message is None:
+            await self._executor.write(_ADD, row_values(run))
+        elif self._dialect == POSTGRES and user_message.system_prompt is None:
+            await self._executor.write(
+                _ADD_WITH_MESSAGE, {**row_values(run), **prefixed(message_row(user_message), "message_")}
+            )
+        else:
+            await self._messages.add(user_message)
+            await self._executor.write(_ADD, row_values(run))
         return run
 
     async def get(self, run_id: uuid.UUID) -> Run | None:

@@ -5,25 +5,25 @@ from __future__ import annotations
 import builtins
 import functools
 import uuid
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Insert, Table, bindparam, case, func, or_, select, update
+from sqlalchemy import bindparam, case, func, or_, select, update
 
 from agentkeep.adapters.storage.sql.bulk_writer import BulkWriter
 from agentkeep.adapters.storage.sql.dialect import POSTGRES, SQLITE, insert_ignoring
 from agentkeep.adapters.storage.sql.executor import Executor
-from agentkeep.adapters.storage.sql.prepared import Prepared, insert_row
+from agentkeep.adapters.storage.sql.prepared import Prepared, insert_row, prefixed
 from agentkeep.adapters.storage.sql.repositories import bulk
 from agentkeep.adapters.storage.sql.repositories.base import BulkRepository, Listing, entity_columns, row_values
 from agentkeep.adapters.storage.sql.repositories.leases import RELEASE_RUN_LEASE
 from agentkeep.adapters.storage.sql.repositories.message_rows import MESSAGE_COLUMNS, message_row
-from agentkeep.adapters.storage.sql.tables import messages, sessions, users
-from agentkeep.domain.models import Message, Session, User
+from agentkeep.adapters.storage.sql.tables import messages, runs, sessions, users
+from agentkeep.domain.models import Message, Run, Session, User
 from agentkeep.domain.paging import Paging
 from agentkeep.domain.patches import SessionPatch
-from agentkeep.domain.ports import Messages, RunLease, Users
+from agentkeep.domain.ports import Messages, RunLease, Runs, Users
 from agentkeep.domain.values import utcnow
 
 _ORDER = (sessions.c.created_at, sessions.c.id)
@@ -80,24 +80,18 @@ _CLAIM_BY_NAME = Prepared(
 
 
 @functools.cache
-def _add_with(owner: bool, message: bool) -> Prepared:
-    """PostgreSQL: a session with its new owner and/or its first message, in one statement (the
-    foreign keys are checked at its end); the owner's values are `owner_<column>`, the
-    message's `message_<column>`."""
+def _add_with(owner: bool, message: bool, run: bool) -> Prepared:
+    """PostgreSQL: a session with its new owner, its first message and/or its run, in one
+    statement (the foreign keys are checked at its end); the owner's values are
+    `owner_<column>`, the message's `message_<column>`, the run's `run_<column>`."""
     statement = _ADD.statement
     if owner:
-        statement = statement.add_cte(_prefixed_insert(users, users.c.keys(), "owner_").cte("new_owner"))
+        statement = statement.add_cte(insert_row(users, prefix="owner_").cte("new_owner"))
     if message:
-        statement = statement.add_cte(_prefixed_insert(messages, MESSAGE_COLUMNS, "message_").cte("first_message"))
+        statement = statement.add_cte(insert_row(messages, MESSAGE_COLUMNS, prefix="message_").cte("first_message"))
+    if run:
+        statement = statement.add_cte(insert_row(runs, prefix="run_").cte("first_run"))
     return Prepared(statement)
-
-
-def _prefixed_insert(table: Table, columns: Iterable[str], prefix: str) -> Insert:
-    return table.insert().values({name: bindparam(prefix + name) for name in columns})
-
-
-def _prefixed(row: dict[str, Any], prefix: str) -> dict[str, Any]:
-    return {prefix + name: value for name, value in row.items()}
 
 
 def _row(session: Session, lease: RunLease | None) -> dict[str, Any]:
@@ -115,10 +109,13 @@ class SqlSessions(BulkRepository):
 
     table = sessions
 
-    def __init__(self, executor: Executor, bulk_writer: BulkWriter, *, users: Users, messages: Messages) -> None:
+    def __init__(
+        self, executor: Executor, bulk_writer: BulkWriter, *, users: Users, messages: Messages, runs: Runs
+    ) -> None:
         super().__init__(executor, bulk_writer)
         self._users = users
         self._messages = messages
+        self._runs = runs
 
     async def add(
         self,
@@ -127,24 +124,31 @@ class SqlSessions(BulkRepository):
         lease: RunLease | None = None,
         owner: User | None = None,
         first_message: Message | None = None,
+        run: Run | None = None,
     ) -> Session:
         row = _row(session, lease)
         # The message that goes in the session's statement: not one with a system prompt, which
         # stores its prompt too (`SqlMessages.add`).
         joined = first_message if first_message is not None and first_message.system_prompt is None else None
-        if self._dialect == POSTGRES and (owner is not None or joined is not None):
+        # The run goes in it after its message only: the message is appended first.
+        joined_run = run if run is not None and (first_message is None or joined is not None) else None
+        if self._dialect == POSTGRES and (owner is not None or joined is not None or joined_run is not None):
             if owner is not None:
-                row.update(_prefixed(row_values(owner), "owner_"))
+                row.update(prefixed(row_values(owner), "owner_"))
             if joined is not None:
-                row.update(_prefixed(message_row(joined), "message_"))
-            await self._executor.write(_add_with(owner is not None, joined is not None), row)
+                row.update(prefixed(message_row(joined), "message_"))
+            if joined_run is not None:
+                row.update(prefixed(row_values(joined_run), "run_"))
+            await self._executor.write(_add_with(owner is not None, joined is not None, joined_run is not None), row)
         else:  # one statement each
-            joined = None
+            joined = joined_run = None
             if owner is not None:
                 await self._users.add(owner)
             await self._executor.write(_ADD, row)
         if first_message is not None and joined is None:
             await self._messages.add(first_message)
+        if run is not None and joined_run is None:
+            await self._runs.add(run)
         return session
 
     async def get(self, session_id: uuid.UUID) -> Session | None:
