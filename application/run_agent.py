@@ -20,26 +20,30 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from agentkeep.application import system_prompt
+from agentkeep.application.run_feed import RunFeed
 from agentkeep.application.runs import RunningRuns, lease_token
 from agentkeep.domain.chat import ModelReply
 from agentkeep.domain.errors import Conflict, DomainError, Invalid, ModelUnavailable, NotFound
+from agentkeep.domain.events import EventType, RunEvent
 from agentkeep.domain.ids import UserId, new_id
 from agentkeep.domain.models import Agent, AgentBio, Message, Run, RunError, Session, ToolCall, ToolOutput, Usage, User
 from agentkeep.domain.patches import RunPatch, UserPatch
-from agentkeep.domain.ports.chat_model import ChatModels
+from agentkeep.domain.ports.chat_model import ChatModel, ChatModels
 from agentkeep.domain.ports.sessions import RunLease
 from agentkeep.domain.ports.unit_of_work import Storage, UnitOfWork
 from agentkeep.domain.values import Email, JsonObject, Label, ReadMode, Role, RunStatus, Text, utcnow
 
 MAX_MESSAGE = 100_000
+KEEP_ALIVE = 15.0
+"""Seconds of silence after which a stream sends a comment (SPEC §9.1)."""
 
 
 class RunUser(BaseModel):
@@ -70,6 +74,7 @@ class RunRequest(BaseModel):
     media_url: str | None = None
     mime_type: Annotated[str, Field(max_length=255)] | None = None
     context: JsonObject = Field(default_factory=dict)
+    stream: bool = False
 
 
 class RunResult(BaseModel):
@@ -88,8 +93,9 @@ class RunResult(BaseModel):
 
 
 @dataclass(frozen=True, slots=True)
-class _StartedRun:
-    """What a run's first unit of work committed and read, for the model call."""
+class StartedRun:
+    """What a run's first unit of work committed and read, for the model call; with `feed`, the
+    run is streamed (its events are kept as it goes)."""
 
     agent: Agent
     session: Session
@@ -97,6 +103,7 @@ class _StartedRun:
     history: list[Message]
     prompt: str
     run: Run
+    feed: RunFeed | None = None
 
 
 class _Busy(Exception):
@@ -157,7 +164,7 @@ def _run_of(run_id: uuid.UUID, session: Session, question: Message) -> Run:
     )
 
 
-def _reply(prepared: _StartedRun, reply: ModelReply) -> Message:
+def _reply(prepared: StartedRun, reply: ModelReply) -> Message:
     """The model's reply as the run's assistant message (*finish*: stored with the run's end and
     the lease given back, `Storage.finish_run`)."""
     question = prepared.user_message
@@ -206,6 +213,7 @@ class RunAgent:
         self._storage = storage
         self._models = models
         self.running = running or RunningRuns()
+        self._driving: set[asyncio.Task[None]] = set()  # streamed runs finishing
         self._session_wait = session_wait
         self._lease = timedelta(seconds=lease)
         self._turns = _Turns()
@@ -215,22 +223,34 @@ class RunAgent:
     ) -> RunResult:
         """The reply to `request`. `on_user_message_kept()` is called once the user message is
         committed: from then on, a failure has written it."""
-        run_id = new_id()
-        token = lease_token(run_id)
-        prepared = await self._prepare(agent_id_or_name, request, run_id)
+        started = await self.start(agent_id_or_name, request)
         on_user_message_kept()
-        run = prepared.run
+        return await self.finish(started)
+
+    async def start(self, agent_id_or_name: str, request: RunRequest, *, streamed: bool = False) -> StartedRun:
+        """A run's first step (*prepare*): everything a refused request must not write, checked
+        and written at once. With `streamed`, the run keeps its events as it goes (`run.created`
+        with the run itself)."""
+        run_id = new_id()
+        feed = RunFeed(self._storage, run_id) if streamed else None
+        return await self._prepare(agent_id_or_name, request, run_id, feed)
+
+    async def finish(self, started: StartedRun) -> RunResult:
+        """The rest of a started run: the model call (streamed to its feed, if it has one), then
+        its end, `completed` with the reply or `failed` with the error, which is raised."""
+        run = started.run
+        token = lease_token(run.id)
         try:
-            model = self._models.get(prepared.agent.model)
+            model = self._models.get(started.agent.model)
             self.running.enter(run.id)
             try:
-                reply = await model.reply(prepared.prompt, [*prepared.history, prepared.user_message])
+                reply = await self._ask(model, started)
             except asyncio.CancelledError:
                 if not self.running.leave(run.id):
                     raise
                 raise _Cancelled from None
             self.running.leave(run.id)
-            assistant = _reply(prepared, reply)
+            assistant = _reply(started, reply)
             completed = RunPatch(
                 status=RunStatus.COMPLETED,
                 assistant_message_id=assistant.id,
@@ -262,16 +282,62 @@ class RunAgent:
             run_id=run.id,
             status=RunStatus.COMPLETED,
             message=reply.text,
-            session_id=prepared.session.id,
-            session_name=prepared.session.name,
-            user_id=prepared.session.user_id,
-            agent_id=prepared.agent.id,
-            user_message_id=prepared.user_message.id,
+            session_id=started.session.id,
+            session_name=started.session.name,
+            user_id=started.session.user_id,
+            agent_id=started.agent.id,
+            user_message_id=started.user_message.id,
             assistant_message_id=assistant.id,
             tool_calls=reply.tool_calls,
             tool_outputs=reply.tool_outputs,
             usage=reply.usage,
         )
+
+    def stream(
+        self, started: StartedRun, failure: Callable[[Exception], dict[str, Any]], *, keep_alive: float = KEEP_ALIVE
+    ) -> AsyncIterator[RunEvent | None]:
+        """Finish a streamed run in a task of its own (it goes on when its caller goes away,
+        SPEC §9.3) and follow its events; None after each `keep_alive` seconds of silence.
+        `failure(error)`: the data of `run.failed` (what the run would have answered)."""
+        feed = started.feed
+        if feed is None:
+            raise ValueError("the run was not started streamed")
+        task = asyncio.get_running_loop().create_task(self._drive(started, feed, failure))
+        self._driving.add(task)
+        task.add_done_callback(self._driving.discard)
+        return feed.follow(keep_alive=keep_alive)
+
+    async def _drive(self, started: StartedRun, feed: RunFeed, failure: Callable[[Exception], dict[str, Any]]) -> None:
+        self.running.follow(feed)
+        try:
+            result = await self.finish(started)
+        except Exception as e:
+            if isinstance(e, Conflict) and e.code == "run_cancelled":
+                await feed.close(EventType.RUN_CANCELLED, {"run_id": str(started.run.id)})
+            else:
+                await feed.close(EventType.RUN_FAILED, failure(e))
+        else:
+            await feed.close(EventType.RUN_COMPLETED, result.model_dump(mode="json"))
+        finally:
+            self.running.unfollow(feed)
+
+    async def _ask(self, model: ChatModel, started: StartedRun) -> ModelReply:
+        """The model's reply; its text deltas, then its tool calls, to the run's feed."""
+        messages = [*started.history, started.user_message]
+        feed = started.feed
+        if feed is None:
+            return await model.reply(started.prompt, messages)
+        reply: ModelReply | None = None
+        async for part in model.stream(started.prompt, messages):
+            if isinstance(part, str):
+                feed.emit(EventType.MESSAGE_DELTA, {"text": part})
+            else:
+                reply = part
+        if reply is None:
+            raise ModelUnavailable("the model's stream ended without its reply")
+        for call in reply.tool_calls:
+            feed.emit(EventType.TOOL_CALL, call.model_dump(mode="json"))
+        return reply
 
     async def _fail(self, run: Run, token: str, error: Exception) -> None:
         """End the run `failed` with `error` and give its lease back. If the storage cannot (it
@@ -285,12 +351,14 @@ class RunAgent:
             await self._storage.finish_run(run, failed, token)
         self._turns.release(run.session_id)
 
-    async def _prepare(self, agent_ref: str, request: RunRequest, run_id: uuid.UUID) -> _StartedRun:
+    async def _prepare(
+        self, agent_ref: str, request: RunRequest, run_id: uuid.UUID, feed: RunFeed | None
+    ) -> StartedRun:
         deadline = time.monotonic() + self._session_wait
         pause = 0.002
         while True:
             try:
-                return await self._storage.run(lambda uow: self._prepare_once(uow, agent_ref, request, run_id))
+                return await self._storage.run(lambda uow: self._prepare_once(uow, agent_ref, request, run_id, feed))
             except _Raced:
                 continue
             except _Busy as busy:
@@ -302,8 +370,8 @@ class RunAgent:
             pause = min(pause * 1.5, 0.05)
 
     async def _prepare_once(
-        self, uow: UnitOfWork, agent_ref: str, request: RunRequest, run_id: uuid.UUID
-    ) -> _StartedRun:
+        self, uow: UnitOfWork, agent_ref: str, request: RunRequest, run_id: uuid.UUID, feed: RunFeed | None
+    ) -> StartedRun:
         found = await uow.agents.resolve_with_bio(agent_ref)
         if found is None:
             raise NotFound(f"no agent {agent_ref!r}", key="agent_id_or_name")
@@ -322,7 +390,19 @@ class RunAgent:
         else:
             user_message, run = stored
         prompt = await self._system_prompt(uow, agent, bio, session, request.system_prompt)
-        return _StartedRun(agent, session, user_message, history, prompt, run)
+        if feed is not None:
+            created = feed.created(
+                {
+                    "run_id": str(run.id),
+                    "session_id": str(session.id),
+                    "session_name": session.name,
+                    "user_id": str(session.user_id),
+                    "agent_id": agent.id,
+                    "user_message_id": str(user_message.id),
+                }
+            )
+            await uow.run_events.add_many([created])
+        return StartedRun(agent, session, user_message, history, prompt, run, feed)
 
     async def _user(self, uow: UnitOfWork, request: RunRequest) -> User | None:
         """The run's user (SPEC §3 step 2); None when it is to be the named session's owner or new."""

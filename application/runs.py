@@ -11,14 +11,21 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
+from agentkeep.application.run_feed import RunFeed
 from agentkeep.application.sessions import find_session
 from agentkeep.domain.errors import NotFound
-from agentkeep.domain.models import Run
+from agentkeep.domain.events import EventType, RunEvent
+from agentkeep.domain.models import Message, Run
 from agentkeep.domain.paging import Page, Paging
 from agentkeep.domain.patches import RunPatch
 from agentkeep.domain.ports.unit_of_work import Storage, UnitOfWork
 from agentkeep.domain.values import ACTIVE_RUN_STATUSES, RunStatus, utcnow
+
+POLL = 0.1
+"""Seconds between two reads of a run's kept events, while it goes on in another process."""
 
 
 def lease_token(run_id: uuid.UUID) -> str:
@@ -32,6 +39,18 @@ class RunningRuns:
     def __init__(self) -> None:
         self._calls: dict[uuid.UUID, asyncio.Task[object]] = {}
         self._cancelled: set[uuid.UUID] = set()
+        self._feeds: dict[uuid.UUID, RunFeed] = {}
+
+    def follow(self, feed: RunFeed) -> None:
+        """A streamed run of this process: its readers here follow its feed."""
+        self._feeds[feed.run_id] = feed
+
+    def unfollow(self, feed: RunFeed) -> None:
+        self._feeds.pop(feed.run_id, None)
+
+    def feed(self, run_id: uuid.UUID) -> RunFeed | None:
+        """The feed of a streamed run going on in this process."""
+        return self._feeds.get(run_id)
 
     def enter(self, run_id: uuid.UUID) -> None:
         """The current task is in `run_id`'s model call, until `leave`."""
@@ -98,6 +117,115 @@ class RunService:
         if cancelled:
             self._running.stop(run.id)
         return run
+
+    async def events(
+        self, run_id: uuid.UUID, after: int, failure: Callable[[Run], dict[str, Any]], *, keep_alive: float = 15.0
+    ) -> AsyncIterator[RunEvent | None]:
+        """The run's events after id `after` (SPEC §9.2), then, while it goes on, the ones it
+        makes, up to its terminal one; None after each `keep_alive` seconds of silence. NotFound
+        (raised here, before any event) for an unknown run. `failure(run)`: the data of the
+        `run.failed` of a failed run whose own was not kept."""
+        run = await self.get(run_id)
+        feed = self._running.feed(run_id)
+        if feed is not None:  # it streams in this process: follow it here
+            return feed.follow(after, keep_alive=keep_alive)
+        return self._kept_events(run, after, failure, keep_alive)
+
+    async def _kept_events(
+        self, run: Run, after: int, failure: Callable[[Run], dict[str, Any]], keep_alive: float
+    ) -> AsyncIterator[RunEvent | None]:
+        """What the database keeps of a run's events, polled for more while the run goes on; a
+        run that ended without its terminal event kept (not streamed, or its process died) gets
+        the rest made from its record, with the ids they would have had."""
+        seen, quiet = after, 0.0
+        while True:
+            kept = await self._storage.run(_after(run.id, seen))
+            for event in kept:
+                seen = event.seq
+                yield event
+                if event.event.terminal:
+                    return
+            if kept:
+                quiet = 0.0
+                continue
+            current = await self.get(run.id)
+            if not current.status.active:
+                for event in await self._storage.run(_rest(current, failure)):
+                    if event.seq > after:
+                        yield event
+                return
+            await asyncio.sleep(POLL)
+            quiet += POLL
+            if quiet >= keep_alive:
+                quiet = 0.0
+                yield None
+
+
+def _after(run_id: uuid.UUID, seen: int) -> Callable[[UnitOfWork], Awaitable[list[RunEvent]]]:
+    async def work(uow: UnitOfWork) -> list[RunEvent]:
+        return await uow.run_events.after(run_id, seen)
+
+    return work
+
+
+def _rest(run: Run, failure: Callable[[Run], dict[str, Any]]) -> Callable[[UnitOfWork], Awaitable[list[RunEvent]]]:
+    async def work(uow: UnitOfWork) -> list[RunEvent]:
+        last = await uow.run_events.last(run.id)
+        if last is not None and last.event.terminal:
+            return []
+        return await _rest_of(uow, run, 0 if last is None else last.seq, failure)
+
+    return work
+
+
+async def _rest_of(uow: UnitOfWork, run: Run, kept: int, failure: Callable[[Run], dict[str, Any]]) -> list[RunEvent]:
+    """The events a finished run would have sent after its `kept` first ones (a run not streamed
+    kept none): `run.created`, its reply as one `message.delta`, its terminal event."""
+    events: list[tuple[EventType, dict[str, Any]]] = []
+    reply = await uow.messages.get(run.assistant_message_id) if run.assistant_message_id else None
+    session = await uow.sessions.get(run.session_id)
+    if kept == 0:
+        events.append((EventType.RUN_CREATED, created_data(run, session.name if session else None)))
+        if reply is not None and reply.text_content:
+            events.append((EventType.MESSAGE_DELTA, {"text": reply.text_content}))
+    if run.status is RunStatus.COMPLETED and reply is not None:
+        events.append((EventType.RUN_COMPLETED, completed_data(run, session.name if session else None, reply)))
+    elif run.status is RunStatus.CANCELLED:
+        events.append((EventType.RUN_CANCELLED, {"run_id": str(run.id)}))
+    else:
+        events.append((EventType.RUN_FAILED, failure(run)))
+    first = kept + 1 if kept else 1
+    return [RunEvent(run_id=run.id, seq=first + i, event=t, data=d) for i, (t, d) in enumerate(events)]
+
+
+def created_data(run: Run, session_name: str | None) -> dict[str, Any]:
+    """The data of `run.created`."""
+    return {
+        "run_id": str(run.id),
+        "session_id": str(run.session_id),
+        "session_name": session_name,
+        "user_id": str(run.user_id),
+        "agent_id": run.agent_id,
+        "user_message_id": None if run.user_message_id is None else str(run.user_message_id),
+    }
+
+
+def completed_data(run: Run, session_name: str | None, reply: Message) -> dict[str, Any]:
+    """The data of `run.completed`: the body the run answered (`RunResult`)."""
+    return {
+        "run_id": str(run.id),
+        "status": run.status.value,
+        "message": reply.text_content or "",
+        "session_id": str(run.session_id),
+        "session_name": session_name,
+        "user_id": str(run.user_id),
+        "agent_id": run.agent_id,
+        "user_message_id": None if run.user_message_id is None else str(run.user_message_id),
+        "assistant_message_id": str(reply.id),
+        "tool_calls": [c.model_dump(mode="json") for c in reply.tool_calls],
+        "tool_outputs": [o.model_dump(mode="json") for o in reply.tool_outputs],
+        "usage": None if reply.usage is None else reply.usage.model_dump(mode="json"),
+    }
 
 
 async def find_run(uow: UnitOfWork, run_id: uuid.UUID) -> Run:

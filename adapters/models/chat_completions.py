@@ -96,8 +96,8 @@ def parse_reply(body: bytes, configured_model: str, duration_ms: float) -> Model
     model = data.get("model")
     return ModelReply(
         text=_content(message.get("content")),
-        tool_calls=[_parse_call(index, raw) for index, raw in enumerate(raw_calls)],
-        usage=_usage(data.get("usage"), model if isinstance(model, str) and model else configured_model, duration_ms),
+        tool_calls=[parse_call(index, raw) for index, raw in enumerate(raw_calls)],
+        usage=usage_of(data.get("usage"), model if isinstance(model, str) and model else configured_model, duration_ms),
     )
 
 
@@ -126,7 +126,7 @@ def _content(content: object) -> str:
     raise MalformedReply("choices[0].message.content is neither text nor null")
 
 
-def _parse_call(index: int, raw: object) -> ToolCall:
+def parse_call(index: int, raw: object) -> ToolCall:
     function = raw.get("function") if isinstance(raw, dict) else None
     name = function.get("name") if isinstance(function, dict) else None
     if not isinstance(raw, dict) or not isinstance(function, dict) or not isinstance(name, str) or not name:
@@ -150,7 +150,7 @@ def _parse_call(index: int, raw: object) -> ToolCall:
     )
 
 
-def _usage(raw: object, model: str, duration_ms: float) -> Usage:
+def usage_of(raw: object, model: str, duration_ms: float) -> Usage:
     counts = raw if isinstance(raw, dict) else {}
     request = _count(counts.get("prompt_tokens"))
     response = _count(counts.get("completion_tokens"))

@@ -1,6 +1,7 @@
 """The `echo` chat model: deterministic, no network, the embedded default (SPEC §3).
 
-Its reply is the text of the last user message, unchanged. Its usage counts words
+Its reply is the text of the last user message, unchanged; streamed, word by word, each word with
+the spaces after it (so the deltas concatenate to the reply). Its usage counts words
 (`len(text.split())`), so a run's cost is predictable in tests and benchmarks: `request_tokens` over
 the system prompt and the text of every message sent (history and the new message),
 `response_tokens` over the reply.
@@ -8,14 +9,16 @@ the system prompt and the text of every message sent (history and the new messag
 
 from __future__ import annotations
 
+import re
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 
 from agentkeep.domain.chat import ModelReply
 from agentkeep.domain.models import Message, Usage
 from agentkeep.domain.values import Role
 
 ECHO = "echo"
+_WORD_STARTS = re.compile(r"(?<=\s)(?=\S)")
 
 
 def _words(text: str | None) -> int:
@@ -40,3 +43,10 @@ class EchoModel:
             duration_ms=(time.perf_counter() - started) * 1000,
         )
         return ModelReply(text=text, usage=usage)
+
+    async def stream(self, system_prompt: str, messages: Sequence[Message]) -> AsyncIterator[str | ModelReply]:
+        reply = await self.reply(system_prompt, messages)
+        for word in _WORD_STARTS.split(reply.text):
+            if word:
+                yield word
+        yield reply

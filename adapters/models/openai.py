@@ -10,14 +10,16 @@ server and the model and never contains the API key.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 
 import httpx
 
 from agentkeep.adapters.models.chat_completions import MalformedReply, parse_reply, request_messages
+from agentkeep.adapters.models.chat_stream import StreamedReply
 from agentkeep.domain.chat import ModelReply
 from agentkeep.domain.errors import ModelTimeout, ModelUnavailable
 from agentkeep.domain.models import Message
@@ -57,23 +59,68 @@ class OpenAIChatModel:
     async def reply(self, system_prompt: str, messages: Sequence[Message]) -> ModelReply:
         """Ask the server; `ModelUnavailable` on any failure, `ModelTimeout` past `timeout`."""
         payload = {"model": self.model, "messages": request_messages(system_prompt, messages)}
-        headers = {"Accept": "application/json"}
-        if self._api_key:
-            headers["Authorization"] = f"Bearer {self._api_key}"
         started = time.perf_counter()
-        try:
+        with self._failures():
             # httpx's timeout applies to each phase (connect, each read); the outer one bounds the
             # whole call, so a server that trickles its answer cannot hold a run past `timeout`.
             async with asyncio.timeout(self.timeout):
-                response = await self._client.post(self._url, json=payload, headers=headers, timeout=self.timeout)
+                response = await self._client.post(
+                    self._url, json=payload, headers=self._headers("application/json"), timeout=self.timeout
+                )
+            self._check(response)
+            return parse_reply(response.content, self.model, (time.perf_counter() - started) * 1000)
+
+    async def stream(self, system_prompt: str, messages: Sequence[Message]) -> AsyncIterator[str | ModelReply]:
+        """Ask the server with `stream: true`: its text deltas as they come, then the whole reply.
+        The same failures as `reply`, also for a stream cut short or a malformed chunk."""
+        payload = {
+            "model": self.model,
+            "messages": request_messages(system_prompt, messages),
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        started = time.perf_counter()
+        assembled = StreamedReply(self.model)
+        with self._failures():
+            async with (
+                asyncio.timeout(self.timeout),
+                self._client.stream(
+                    "POST", self._url, json=payload, headers=self._headers("text/event-stream"), timeout=self.timeout
+                ) as response,
+            ):
+                if not response.is_success:
+                    await response.aread()
+                self._check(response)
+                async for line in response.aiter_lines():
+                    delta = assembled.feed(line)
+                    if delta:
+                        yield delta
+                    if assembled.done:
+                        break
+            reply = assembled.reply((time.perf_counter() - started) * 1000)
+        yield reply
+
+    def _headers(self, accept: str) -> dict[str, str]:
+        headers = {"Accept": accept}
+        if self._api_key:
+            headers["Authorization"] = f"Bearer {self._api_key}"
+        return headers
+
+    @contextlib.contextmanager
+    def _failures(self) -> Iterator[None]:
+        """Every way a call can fail, as `ModelTimeout` or `ModelUnavailable` naming the server."""
+        try:
+            yield
         except (TimeoutError, httpx.TimeoutException) as exc:
             raise ModelTimeout(self._reason(f"{self._label} did not answer within {self.timeout:g} s")) from exc
         except httpx.ConnectError as exc:
             raise ModelUnavailable(self._reason(f"cannot connect to {self._label}: {_describe(exc)}")) from exc
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise ModelUnavailable(self._reason(f"request to {self._label} failed: {_describe(exc)}")) from exc
-        duration_ms = (time.perf_counter() - started) * 1000
+        except MalformedReply as exc:
+            raise ModelUnavailable(self._reason(f"malformed reply from {self._label}: {exc}")) from exc
 
+    def _check(self, response: httpx.Response) -> None:
         if response.status_code == 429:
             hint = _retry_hint(response.headers.get("Retry-After"))
             raise ModelUnavailable(
@@ -83,10 +130,6 @@ class OpenAIChatModel:
             raise ModelUnavailable(
                 self._reason(f"{self._label} answered HTTP {response.status_code}: {self._excerpt(response)}")
             )
-        try:
-            return parse_reply(response.content, self.model, duration_ms)
-        except MalformedReply as exc:
-            raise ModelUnavailable(self._reason(f"malformed reply from {self._label}: {exc}")) from exc
 
     async def aclose(self) -> None:
         """Close the HTTP client if this model made it; a shared one is its owner's to close."""

@@ -2,7 +2,7 @@
 use cases depend on them only. One module per port:
 
 - `users`, `agents`, `bios`, `profile_metadata`, `sessions` (with `RunLease`), `messages`,
-  `memories`, `idempotency_keys`, `runs`: the repositories every request uses;
+  `memories`, `idempotency_keys`, `runs`, `run_events`: the repositories every request uses;
 - `unit_of_work`: `UnitOfWork` (one transaction over them) and `Storage`, which hands them out;
 - `backfill`: the batch methods only migrate-agents and import-automagik use, and their unit of work;
 - `chat_model`: the models a run calls; `legacy_sources`: the databases the backfills read.
@@ -33,6 +33,7 @@ from agentkeep.domain.ports.legacy_sources import AutomagikSource, ProfileSource
 from agentkeep.domain.ports.memories import Memories
 from agentkeep.domain.ports.messages import Messages
 from agentkeep.domain.ports.profile_metadata import ProfileMetadata
+from agentkeep.domain.ports.run_events import RunEvents
 from agentkeep.domain.ports.runs import Runs
 from agentkeep.domain.ports.sessions import RunLease, Sessions
 from agentkeep.domain.ports.unit_of_work import Storage, UnitOfWork, UnitOfWorkAborted
@@ -56,6 +57,7 @@ __all__ = [
     "ProfileMetadata",
     "ProfileMetadataBackfill",
     "ProfileSource",
+    "RunEvents",
     "RunLease",
     "Runs",
     "Sessions",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Protocol
 
 from agentkeep.domain.chat import ModelReply
@@ -14,6 +14,11 @@ class ChatModel(Protocol):
 
     async def reply(self, system_prompt: str, messages: Sequence[Message]) -> ModelReply:
         """Answer the conversation `messages` (oldest first, the new user message last)."""
+        ...
+
+    def stream(self, system_prompt: str, messages: Sequence[Message]) -> AsyncIterator[str | ModelReply]:
+        """The same answer as it comes: its text deltas (which concatenate to its text), then the
+        whole `ModelReply`, last. The same errors as `reply`, also after deltas were given."""
         ...
 
 

@@ -14,6 +14,7 @@ from agentkeep.domain.ports.idempotency_keys import IdempotencyKeys
 from agentkeep.domain.ports.memories import Memories
 from agentkeep.domain.ports.messages import Messages
 from agentkeep.domain.ports.profile_metadata import ProfileMetadata
+from agentkeep.domain.ports.run_events import RunEvents
 from agentkeep.domain.ports.runs import Runs
 from agentkeep.domain.ports.sessions import Sessions
 from agentkeep.domain.ports.users import Users
@@ -63,6 +64,9 @@ class UnitOfWork(Protocol):
 
     @property
     def runs(self) -> Runs: ...
+
+    @property
+    def run_events(self) -> RunEvents: ...
 
     async def commit(self) -> None: ...
 

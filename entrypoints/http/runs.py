@@ -7,10 +7,14 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import JSONBody, PathParameter
+from litestar.params import HeaderParameter, JSONBody, PathParameter, QueryParameter
+from litestar.response import ServerSentEvent
 
+from agentkeep.application.idempotency import HEADER
 from agentkeep.application.run_agent import RunRequest, RunResult
+from agentkeep.domain.errors import Invalid
 from agentkeep.domain.models import Run
+from agentkeep.entrypoints.http.events import EVENT_STREAM, event_stream, failure_of, failure_of_record, wants_events
 from agentkeep.entrypoints.http.idempotency import RESPONSES, IdempotencyKey, respond_run
 from agentkeep.entrypoints.http.services import Services
 from agentkeep.entrypoints.references import uuid_ref
@@ -28,7 +32,9 @@ class RunRoutes(Controller):
         summary="Run an agent on a message",
         description=(
             "Creates the user and the session when needed; the user message is kept even when the model fails. "
-            "With an Idempotency-Key, a model failure (502/504) is replayed like any answer: send a new key to retry."
+            "With an Idempotency-Key, a model failure (502/504) is replayed like any answer: send a new key to retry. "
+            "With `stream: true` (or `Accept: text/event-stream`), a 200 is a `text/event-stream` of the run's events "
+            "(`run.created`, `message.delta`, ..., one terminal event), once the user message is kept."
         ),
         responses=RESPONSES,
     )
@@ -40,6 +46,16 @@ class RunRoutes(Controller):
         services: NamedDependency[Services],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[RunResult]:
+        if wants_events(request, data.stream):
+            if idempotency_key is not None:
+                raise Invalid("a streamed run takes no Idempotency-Key (not supported yet)", key=HEADER)
+            # Refused (4xx) before its user message is kept: answered as JSON, never a stream.
+            started = await services.run_agent.start(agent_id_or_name, data, streamed=True)
+            # The 200 documented is the JSON one; the description tells of the stream.
+            stream: Response[Any] = event_stream(
+                services.run_agent.stream(started, failure_of(request, str(started.run.id)))
+            )
+            return stream
         return await respond_run(
             request,
             idempotency_key,
@@ -56,6 +72,27 @@ class RunRecordRoutes(Controller):
     async def read(self, run_id: RunId, services: NamedDependency[Services]) -> Run:
         return await services.runs.get(uuid_ref(run_id, "run_id"))
 
+    @get(
+        "/{run_id:str}/events",
+        media_type=EVENT_STREAM,
+        summary="Follow or replay a run's events",
+        description=(
+            "The run's events as `text/event-stream`, the same ids as its live stream: from the first, or after the id "
+            "in `Last-Event-ID` (or `?after=`); for a run still going, then live up to its terminal event."
+        ),
+    )
+    async def events(
+        self,
+        run_id: RunId,
+        services: NamedDependency[Services],
+        after: Annotated[int | None, QueryParameter(ge=0, le=2**31, description="Replay after this id.")] = None,
+        last_event_id: Annotated[
+            str | None, HeaderParameter(name="Last-Event-ID", required=False, description="Resume after this id.")
+        ] = None,
+    ) -> ServerSentEvent:
+        since = after if after is not None else _event_id(last_event_id)
+        return event_stream(await services.runs.events(uuid_ref(run_id, "run_id"), since, failure_of_record))
+
     @post(
         "/{run_id:str}/cancel",
         status_code=200,
@@ -67,3 +104,12 @@ class RunRecordRoutes(Controller):
     )
     async def cancel(self, run_id: RunId, services: NamedDependency[Services]) -> Run:
         return await services.runs.cancel(uuid_ref(run_id, "run_id"))
+
+
+def _event_id(value: str | None) -> int:
+    """The event id of a `Last-Event-ID` header (0: from the first)."""
+    if value is None or not value.strip():
+        return 0
+    if not value.strip().isdigit() or int(value) > 2**31:
+        raise Invalid("must be an event id (a whole number)", key="Last-Event-ID")
+    return int(value)

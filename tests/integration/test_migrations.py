@@ -67,7 +67,7 @@ def schema_objects(connection: Connection) -> set[str]:
 def one_row_per_table() -> dict[str, dict[str, Any]]:
     now = datetime(2024, 5, 17, 12, 30, 15, 123456, tzinfo=UTC)
     stamps = {"created_at": now, "updated_at": now}
-    user_id, agent_id, session_id = uuid.uuid4(), uuid.uuid4().hex, uuid.uuid4()
+    user_id, agent_id, session_id, run_id = uuid.uuid4(), uuid.uuid4().hex, uuid.uuid4(), uuid.uuid4()
     rows = {
         "users": {"id": user_id, "email": "ada@example.com", "user_data": {"plan": "pro"}, **stamps},
         "agent": {
@@ -138,7 +138,7 @@ def one_row_per_table() -> dict[str, dict[str, Any]]:
             "expires_at": now,
         },
         "runs": {
-            "id": uuid.uuid4(),
+            "id": run_id,
             "session_id": session_id,
             "agent_id": agent_id,
             "user_id": user_id,
@@ -151,6 +151,7 @@ def one_row_per_table() -> dict[str, dict[str, Any]]:
             "finished_at": now,
             **stamps,
         },
+        "run_events": {"run_id": run_id, "seq": 1, "event": "run.created", "data": {"run_id": "x"}, "created_at": now},
     }
     assert set(rows) == set(tables.metadata.tables), "a table was added: give it a row here"
     return rows

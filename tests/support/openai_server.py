@@ -25,6 +25,10 @@ class Scripted:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
     trickle: float = 0.0
+    #: A streamed answer instead of `body`: each item is written and flushed on its own, `pause`
+    #: seconds apart, then the connection closes (`stream_chunks` makes them).
+    chunks: list[bytes] | None = None
+    pause: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,34 @@ class Received:
     headers: dict[str, str]
     body: Any
     client_port: int
+
+
+def chunk(
+    delta: dict[str, Any] | None = None, *, usage: dict[str, Any] | None = None, finish: str | None = None
+) -> bytes:
+    """One `data:` line of a streamed chat completion (a `chat.completion.chunk`)."""
+    body: dict[str, Any] = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "model": "served-model"}
+    body["choices"] = [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish}]
+    if usage is not None:
+        body["usage"] = usage
+    return f"data: {json.dumps(body)}\n\n".encode()
+
+
+def stream_chunks(
+    *texts: str, tool_calls: list[dict[str, Any]] | None = None, usage: dict[str, Any] | None = None, done: bool = True
+) -> list[bytes]:
+    """A streamed reply as OpenAI sends it: a role chunk, a chunk per text delta, each tool-call
+    fragment in a chunk of its own, the usage alone in the last chunk, then `[DONE]` (unless not
+    `done`: a stream cut short)."""
+    out = [chunk({"role": "assistant", "content": ""})]
+    out += [chunk({"content": text}) for text in texts]
+    out += [chunk({"tool_calls": [fragment]}) for fragment in tool_calls or []]
+    out.append(chunk({}, finish="tool_calls" if tool_calls else "stop"))
+    if usage is not None:
+        out.append(chunk(usage=usage))
+    if done:
+        out.append(b"data: [DONE]\n\n")
+    return out
 
 
 def completion(
@@ -125,6 +157,9 @@ class _Handler(BaseHTTPRequestHandler):
         reply = fake.next_reply()
         if reply.delay:
             fake.stopping.wait(reply.delay)
+        if reply.chunks is not None:
+            self._stream(reply)
+            return
         body = reply.body if isinstance(reply.body, bytes) else json.dumps(reply.body).encode()
         try:
             self.send_response(reply.status)
@@ -143,6 +178,22 @@ class _Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             # The client gave up (a timeout test): nobody is left to answer.
             self.close_connection = True
+
+    def _stream(self, reply: Scripted) -> None:
+        """An event stream: no length, so its end is the connection's."""
+        self.close_connection = True
+        try:
+            self.send_response(reply.status)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            for piece in reply.chunks or []:
+                self.wfile.write(piece)
+                self.wfile.flush()
+                if reply.pause and self.server.fake.stopping.wait(reply.pause):
+                    break
+        except (BrokenPipeError, ConnectionResetError):
+            pass
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # keep test output clean

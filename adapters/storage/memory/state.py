@@ -16,6 +16,7 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel
 
 from agentkeep.domain.errors import Conflict, NotFound
+from agentkeep.domain.events import RunEvent
 from agentkeep.domain.idempotency import IdempotencyRecord
 from agentkeep.domain.models import Agent, AgentBio, AgentProfileMetadata, Memory, Message, Run, Session, User
 from agentkeep.domain.paging import Paging
@@ -57,6 +58,7 @@ class Tables:
     leases: dict[uuid.UUID, Lease] = field(default_factory=dict)
     idempotency_keys: dict[tuple[str, str], IdempotencyRecord] = field(default_factory=dict)  # by (route, key)
     runs: dict[uuid.UUID, Run] = field(default_factory=dict)
+    run_events: dict[tuple[uuid.UUID, int], RunEvent] = field(default_factory=dict)  # by (run, seq)
     last_seq: int = 0
 
     def copy(self) -> Tables:
@@ -73,6 +75,7 @@ class Tables:
             leases=dict(self.leases),
             idempotency_keys=dict(self.idempotency_keys),
             runs=dict(self.runs),
+            run_events=dict(self.run_events),
         )
 
     def next_seq(self) -> int:
@@ -106,7 +109,9 @@ class Tables:
             return False
         self.leases.pop(session_id, None)
         _drop(self.messages, lambda m: m.item.session_id == session_id)
-        _drop(self.runs, lambda r: r.session_id == session_id)
+        doomed = {run_id for run_id, run in self.runs.items() if run.session_id == session_id}
+        _drop(self.runs, lambda r: r.id in doomed)
+        _drop(self.run_events, lambda e: e.run_id in doomed)
         for memory in [m for m in self.memories.values() if m.session_id == session_id]:
             # ON DELETE SET NULL: the row changes, its updated_at does not.
             self.memories[memory.id] = memory.model_copy(update={"session_id": None})

@@ -20,6 +20,7 @@ from agentkeep.adapters.storage.memory.repositories import (
     MemoryMemories,
     MemoryMessages,
     MemoryProfileMetadata,
+    MemoryRunEvents,
     MemoryRuns,
     MemorySessions,
     MemoryUsers,
@@ -37,6 +38,7 @@ from agentkeep.domain.ports.backfill import (
     UsersBackfill,
 )
 from agentkeep.domain.ports.idempotency_keys import IdempotencyKeys
+from agentkeep.domain.ports.run_events import RunEvents
 from agentkeep.domain.ports.runs import Runs
 from agentkeep.domain.ports.unit_of_work import UnitOfWork
 
@@ -61,6 +63,7 @@ class MemoryUnitOfWork:
         self.memories: MemoriesBackfill = abort.guard(MemoryMemories(uow_tables))
         self.idempotency_keys: IdempotencyKeys = abort.guard(MemoryIdempotencyKeys(uow_tables))
         self.runs: Runs = abort.guard(MemoryRuns(uow_tables))
+        self.run_events: RunEvents = abort.guard(MemoryRunEvents(uow_tables))
 
     async def commit(self) -> None:
         self._abort.check()

@@ -184,6 +184,7 @@ _NOUNS = {
     "messages": "message",
     "memories": "memory",
     "runs": "run",
+    "run_events": "run event",
 }
 
 

@@ -308,6 +308,18 @@ runs = Table(
     Index(None, "session_id", "created_at", "id"),
 )
 
+# A streamed run's events (SPEC §9.2), by (run, id). `data` is plain JSON (`json`, not `jsonb`, on
+# PostgreSQL): replayed as it was written, its keys in their order.
+run_events = Table(
+    "run_events",
+    metadata,
+    Column("run_id", Uuid(), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("event", String(32), nullable=False),
+    Column("data", JSON(none_as_null=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+)
+
 # Which field a unique constraint is about, for the Conflict it becomes.
 UNIQUE_FIELDS: dict[str, str] = {
     "pk_users": "id",
@@ -324,4 +336,5 @@ UNIQUE_FIELDS: dict[str, str] = {
     "uq_memories_name_agent_id_user_id": "name",
     "uq_memories_name_agent_id_agent_wide": "name",
     "pk_runs": "id",
+    "pk_run_events": "seq",
 }

@@ -14,6 +14,7 @@ from agentkeep.adapters.storage.sql.repositories.agents import SqlAgentBios, Sql
 from agentkeep.adapters.storage.sql.repositories.idempotency import SqlIdempotencyKeys
 from agentkeep.adapters.storage.sql.repositories.memories import SqlMemories
 from agentkeep.adapters.storage.sql.repositories.messages import SqlMessages
+from agentkeep.adapters.storage.sql.repositories.run_events import SqlRunEvents
 from agentkeep.adapters.storage.sql.repositories.runs import SqlRuns
 from agentkeep.adapters.storage.sql.repositories.sessions import SqlSessions
 from agentkeep.adapters.storage.sql.repositories.users import SqlUsers
@@ -26,6 +27,7 @@ from agentkeep.domain.ports import (
     MemoriesBackfill,
     MessagesBackfill,
     ProfileMetadataBackfill,
+    RunEvents,
     Runs,
     SessionsBackfill,
     UsersBackfill,
@@ -65,6 +67,7 @@ class SqlUnitOfWork:
         self.memories: MemoriesBackfill = abort.guard(SqlMemories(executor, bulk_writer))
         self.idempotency_keys: IdempotencyKeys = abort.guard(SqlIdempotencyKeys(executor))
         self.runs: Runs = abort.guard(runs)
+        self.run_events: RunEvents = abort.guard(SqlRunEvents(executor))
         self._commit = commit
         self._rollback = rollback
         self.done = False

@@ -3,6 +3,7 @@
 from agentkeep.adapters.storage.memory.repositories.agents import MemoryAgentBios, MemoryAgents, MemoryProfileMetadata
 from agentkeep.adapters.storage.memory.repositories.idempotency import MemoryIdempotencyKeys
 from agentkeep.adapters.storage.memory.repositories.memories import MemoryMemories
+from agentkeep.adapters.storage.memory.repositories.run_events import MemoryRunEvents
 from agentkeep.adapters.storage.memory.repositories.runs import MemoryRuns
 from agentkeep.adapters.storage.memory.repositories.sessions import MemoryMessages, MemorySessions
 from agentkeep.adapters.storage.memory.repositories.users import MemoryUsers
@@ -14,6 +15,7 @@ __all__ = [
     "MemoryMemories",
     "MemoryMessages",
     "MemoryProfileMetadata",
+    "MemoryRunEvents",
     "MemoryRuns",
     "MemorySessions",
     "MemoryUsers",

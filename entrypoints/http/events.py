@@ -1,0 +1,72 @@
+"""Runs as event streams (SPEC §9.1, §9.2): `text/event-stream` framing through Litestar's own
+`ServerSentEvent`, each event's `data` one JSON object, `: keep-alive` comments in the silences;
+and the `run.failed` data, which is the error body the run would have answered."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from litestar import Request
+from litestar.response import ServerSentEvent
+from litestar.response.sse import ServerSentEventMessage
+
+from agentkeep.domain.errors import DomainError, ModelTimeout, ModelUnavailable, StorageUnavailable
+from agentkeep.domain.events import RunEvent
+from agentkeep.domain.models import Run
+from agentkeep.entrypoints.http.errors import INTERNAL_ERROR, domain_error_handler, status_of
+
+EVENT_STREAM = "text/event-stream"
+
+#: The status of a failed run's error code, for a run whose `run.failed` was not kept.
+_STATUS_OF_CODE = {
+    ModelUnavailable.default_code: status_of(ModelUnavailable("")),
+    ModelTimeout.default_code: status_of(ModelTimeout("")),
+    StorageUnavailable.default_code: status_of(StorageUnavailable("")),
+}
+
+
+def wants_events(request: Request[Any, Any, Any], stream: bool) -> bool:
+    """Whether a run is to be streamed: `stream: true`, or an `Accept` of `text/event-stream`."""
+    return stream or EVENT_STREAM in request.headers.get("accept", "")
+
+
+def event_stream(events: AsyncIterator[RunEvent | None]) -> ServerSentEvent:
+    """The response that sends `events` (a None is a keep-alive comment)."""
+
+    async def messages() -> AsyncIterator[ServerSentEventMessage]:
+        async for event in events:
+            if event is None:
+                yield ServerSentEventMessage(comment="keep-alive")
+            else:
+                data = json.dumps(event.data, ensure_ascii=False, separators=(",", ":"))
+                yield ServerSentEventMessage(data=data, event=event.event.value, id=event.seq, sep="\n")
+
+    return ServerSentEvent(messages(), headers={"Cache-Control": "no-store"})
+
+
+def failure_of(request: Request[Any, Any, Any], run_id: str) -> Any:
+    """The `run.failed` data of a live run's error: `{run_id, status_code, detail, extra}`."""
+
+    def data(error: Exception) -> dict[str, Any]:
+        if isinstance(error, DomainError):
+            body: dict[str, Any] = dict(domain_error_handler(request, error).content)
+        else:
+            body = dict(INTERNAL_ERROR)
+        return {"run_id": run_id, **body}
+
+    return data
+
+
+def failure_of_record(run: Run) -> dict[str, Any]:
+    """The `run.failed` data of a failed run, from its record."""
+    code = run.error.code if run.error is not None else "internal"
+    detail = run.error.detail if run.error is not None else "internal error"
+    status = _STATUS_OF_CODE.get(code, 500)
+    return {
+        "run_id": str(run.id),
+        "status_code": status,
+        "detail": detail,
+        "extra": {"code": code, "key": None, "run_id": str(run.id)},
+    }
