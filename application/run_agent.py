@@ -235,16 +235,17 @@ class RunAgent:
         feed = RunFeed(self._storage, run_id) if streamed else None
         return await self._prepare(agent_id_or_name, request, run_id, feed)
 
-    async def finish(self, started: StartedRun) -> RunResult:
-        """The rest of a started run: the model call (streamed to its feed, if it has one), then
-        its end, `completed` with the reply or `failed` with the error, which is raised."""
+    async def finish(self, started: StartedRun, *, on_delta: Callable[[str], None] | None = None) -> RunResult:
+        """The rest of a started run: the model call (streamed to its feed, if it has one, and to
+        `on_delta`, if given), then its end, `completed` with the reply or `failed` with the
+        error, which is raised."""
         run = started.run
         token = lease_token(run.id)
         try:
             model = self._models.get(started.agent.model)
             self.running.enter(run.id)
             try:
-                reply = await self._ask(model, started)
+                reply = await self._ask(model, started, on_delta)
             except asyncio.CancelledError:
                 if not self.running.leave(run.id):
                     raise
@@ -321,22 +322,27 @@ class RunAgent:
         finally:
             self.running.unfollow(feed)
 
-    async def _ask(self, model: ChatModel, started: StartedRun) -> ModelReply:
-        """The model's reply; its text deltas, then its tool calls, to the run's feed."""
+    async def _ask(self, model: ChatModel, started: StartedRun, on_delta: Callable[[str], None] | None) -> ModelReply:
+        """The model's reply; streamed when someone follows it: its text deltas to the run's feed
+        and to `on_delta`, then its tool calls to the feed."""
         messages = [*started.history, started.user_message]
         feed = started.feed
-        if feed is None:
+        if feed is None and on_delta is None:
             return await model.reply(started.prompt, messages)
         reply: ModelReply | None = None
         async for part in model.stream(started.prompt, messages):
-            if isinstance(part, str):
-                feed.emit(EventType.MESSAGE_DELTA, {"text": part})
-            else:
+            if not isinstance(part, str):
                 reply = part
+                continue
+            if feed is not None:
+                feed.emit(EventType.MESSAGE_DELTA, {"text": part})
+            if on_delta is not None:
+                on_delta(part)
         if reply is None:
             raise ModelUnavailable("the model's stream ended without its reply")
-        for call in reply.tool_calls:
-            feed.emit(EventType.TOOL_CALL, call.model_dump(mode="json"))
+        if feed is not None:
+            for call in reply.tool_calls:
+                feed.emit(EventType.TOOL_CALL, call.model_dump(mode="json"))
         return reply
 
     async def _fail(self, run: Run, token: str, error: Exception) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import click
 from pydantic import ValidationError
 
-from agentkeep.application.run_agent import RunRequest, RunResult
+from agentkeep.application.run_agent import RunAgent, RunRequest, RunResult
 from agentkeep.domain.errors import Invalid
 from agentkeep.entrypoints.cli.context import CliContext, pass_cli
 from agentkeep.entrypoints.cli.output import as_json
@@ -21,6 +21,22 @@ def _request(fields: dict[str, Any]) -> RunRequest:
         return RunRequest.model_validate({k: v for k, v in fields.items() if v is not None})
     except ValidationError as e:
         raise Invalid.from_validation_error(e) from None
+
+
+async def streamed(run_agent: RunAgent, agent: str, request: RunRequest) -> RunResult:
+    """Run, printing the reply as it streams in (then a line break)."""
+    started = await run_agent.start(agent, request)
+    shown: list[str] = []
+
+    def show(text: str) -> None:
+        shown.append(text)
+        click.echo(text, nl=False)
+
+    try:
+        return await run_agent.finish(started, on_delta=show)
+    finally:
+        if shown:
+            click.echo("")
 
 
 @click.command()
@@ -53,12 +69,11 @@ def run(
             "system_prompt": system_prompt,
         }
     )
-    result: RunResult = run_with(cli, lambda c: c.run_agent()(agent, request))
     if as_json_output:
-        click.echo(as_json(result))
-    else:
-        click.echo(result.message)
-        click.echo(f"(session {result.session_name or result.session_id})", err=True)
+        click.echo(as_json(run_with(cli, lambda c: c.run_agent()(agent, request))))
+        return
+    result: RunResult = run_with(cli, lambda c: streamed(c.run_agent(), agent, request))
+    click.echo(f"(session {result.session_name or result.session_id})", err=True)
 
 
 @click.command()
@@ -84,7 +99,6 @@ def chat(cli: CliContext, agent: str, session_name: str | None) -> None:
             if not line.strip():
                 continue
             request = _request({"message_content": line, "session_name": name, "session_origin": "cli"})
-            result = await run_agent(agent, request)
-            click.echo(result.message)
+            await streamed(run_agent, agent, request)
 
     run_with(cli, converse)

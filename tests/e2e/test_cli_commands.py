@@ -27,6 +27,7 @@ from agentkeep.domain.ids import legacy_user_id
 from agentkeep.entrypoints.cli import INTERRUPTED, cli
 from agentkeep.entrypoints.cli.context import CliContext
 from agentkeep.entrypoints.cli.services import run_with
+from tests.support.openai_server import FakeOpenAIServer, Scripted, stream_chunks
 
 ENVELOPE = {"items", "total", "page", "page_size", "total_pages"}
 
@@ -394,6 +395,22 @@ def test_a_model_failure_exits_5_and_keeps_the_message(agentkeep: Agentkeep) -> 
     run_id = result.stderr.split("(run ")[1].split(")")[0]
     failed = agentkeep.json("runs", "show", run_id)
     assert (failed["status"], failed["error"]["code"]) == ("failed", "model_error")
+
+
+def test_run_prints_a_streamed_reply_as_it_comes_and_keeps_it_whole(agentkeep: Agentkeep) -> None:
+    agentkeep.ok("agents", "create", "oracle", "--model", "openai:x")
+    fake = FakeOpenAIServer()
+    fake.start()
+    try:
+        fake.script(Scripted(None, chunks=stream_chunks("Let ", "me ", "see.")))
+        result = agentkeep("run", "oracle", "hi", "--session", "talk", env={"AGENTKEEP_OPENAI_BASE_URL": fake.base_url})
+    finally:
+        fake.stop()
+
+    assert result.exit_code == 0, result.output
+    assert fake.received[0].body["stream"] is True
+    assert result.stdout == "Let me see.\n"
+    assert conversation(agentkeep, "talk") == [("user", "hi"), ("assistant", "Let me see.")]
 
 
 # --- runs -------------------------------------------------------------------------------------

@@ -45,7 +45,7 @@ async def test_without_a_valid_key_every_api_route_is_401_and_writes_nothing(
 ) -> None:
     async with unchanged(shared_api), client(shared_server.url) as anonymous:
         routes = await api_routes(anonymous)
-        assert len(routes) == 31
+        assert len(routes) == 32
         for headers in WITHOUT_A_VALID_KEY:
             for method, path in routes if headers == {} else routes[::5]:
                 response = await anonymous.request(method, path, json={"name": "x"}, headers=headers)

@@ -48,6 +48,7 @@ SPEC_ROUTES = {
     ("patch", "/api/v1/memories/{memory_id}"),
     ("delete", "/api/v1/memories/{memory_id}"),
     ("get", "/api/v1/runs/{run_id}"),
+    ("get", "/api/v1/runs/{run_id}/events"),
     ("post", "/api/v1/runs/{run_id}/cancel"),
     ("get", "/api/v1/sessions/{session_id_or_name}/runs"),
     ("get", "/health"),

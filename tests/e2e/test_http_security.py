@@ -85,10 +85,10 @@ WITHOUT_A_VALID_KEY: list[dict[str, str]] = [
 
 
 def test_the_walk_sees_every_route_of_the_spec() -> None:
-    # 14 paths of SPEC §5 (the session read and delete are two routes) and 3 of §9 (a run, its
-    # cancel, a session's runs), each with OPTIONS.
-    assert len(API_ROUTES) == 17
-    assert len(api_requests()) == 31 + len(API_ROUTES)
+    # 14 paths of SPEC §5 (the session read and delete are two routes) and 4 of §9 (a run, its
+    # events, its cancel, a session's runs), each with OPTIONS.
+    assert len(API_ROUTES) == 18
+    assert len(api_requests()) == 32 + len(API_ROUTES)
     assert {route.path for route in OPEN_ROUTES} >= {"/health", "/schema", "/schema/openapi.json"}
 
 
@@ -368,7 +368,7 @@ SQL_LOOKING = [
 def list_filters() -> list[tuple[str, str]]:
     """(path, query parameter) of every filter of every list: the query parameters the app documents
     for its GET routes, but paging and display options."""
-    not_filters = {"page", "page_size", "sort_desc", "hide_tools", "show_system_prompt"}
+    not_filters = {"page", "page_size", "sort_desc", "hide_tools", "show_system_prompt", "after"}  # `after`: a cursor
     return [
         (path, parameter.name)
         for path, item in (the_app().openapi_schema.paths or {}).items()
