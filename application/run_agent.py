@@ -296,7 +296,7 @@ class RunAgent:
 
     def stream(
         self, started: StartedRun, failure: Callable[[Exception], dict[str, Any]], *, keep_alive: float = KEEP_ALIVE
-    ) -> AsyncIterator[RunEvent | None]:
+    ) -> AsyncIterator[list[RunEvent] | None]:
         """Finish a streamed run in a task of its own (it goes on when its caller goes away,
         SPEC §9.3) and follow its events; None after each `keep_alive` seconds of silence.
         `failure(error)`: the data of `run.failed` (what the run would have answered)."""

@@ -71,17 +71,19 @@ class RunFeed:
         with contextlib.suppress(DomainError):
             await self._flush()
 
-    async def follow(self, after: int = 0, keep_alive: float | None = None) -> AsyncIterator[RunEvent | None]:
-        """Every event with an id greater than `after`, as it comes, up to the terminal one; with
-        `keep_alive`, None after each that many seconds without an event."""
+    async def follow(self, after: int = 0, keep_alive: float | None = None) -> AsyncIterator[list[RunEvent] | None]:
+        """Every event with an id greater than `after`, as it comes, up to the terminal one: the
+        events there are at each step, together (a reader sends them at once); with `keep_alive`,
+        None after each that many seconds without an event."""
         seen = after
         while True:
-            while seen < len(self._events):
-                event = self._events[seen]
-                seen += 1
-                yield event
-                if event.event.terminal:
+            if seen < len(self._events):
+                batch = self._events[seen:]
+                seen += len(batch)
+                yield batch
+                if batch[-1].event.terminal:
                     return
+                continue
             self._changed.clear()
             try:
                 await asyncio.wait_for(self._changed.wait(), keep_alive)

@@ -10,6 +10,7 @@ finds out when it finishes: its end writes nothing for a cancelled run (`Runs.fi
 from __future__ import annotations
 
 import asyncio
+import builtins
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -120,8 +121,8 @@ class RunService:
 
     async def events(
         self, run_id: uuid.UUID, after: int, failure: Callable[[Run], dict[str, Any]], *, keep_alive: float = 15.0
-    ) -> AsyncIterator[RunEvent | None]:
-        """The run's events after id `after` (SPEC §9.2), then, while it goes on, the ones it
+    ) -> AsyncIterator[builtins.list[RunEvent] | None]:
+        """The run's events after id `after` (SPEC §9.2), in batches, then, while it goes on, the ones it
         makes, up to its terminal one; None after each `keep_alive` seconds of silence. NotFound
         (raised here, before any event) for an unknown run. `failure(run)`: the data of the
         `run.failed` of a failed run whose own was not kept."""
@@ -133,26 +134,25 @@ class RunService:
 
     async def _kept_events(
         self, run: Run, after: int, failure: Callable[[Run], dict[str, Any]], keep_alive: float
-    ) -> AsyncIterator[RunEvent | None]:
+    ) -> AsyncIterator[builtins.list[RunEvent] | None]:
         """What the database keeps of a run's events, polled for more while the run goes on; a
         run that ended without its terminal event kept (not streamed, or its process died) gets
         the rest made from its record, with the ids they would have had."""
         seen, quiet = after, 0.0
         while True:
             kept = await self._storage.run(_after(run.id, seen))
-            for event in kept:
-                seen = event.seq
-                yield event
-                if event.event.terminal:
-                    return
             if kept:
+                seen = kept[-1].seq
+                yield kept
+                if kept[-1].event.terminal:
+                    return
                 quiet = 0.0
                 continue
             current = await self.get(run.id)
             if not current.status.active:
-                for event in await self._storage.run(_rest(current, failure)):
-                    if event.seq > after:
-                        yield event
+                rest = [e for e in await self._storage.run(_rest(current, failure)) if e.seq > after]
+                if rest:
+                    yield rest
                 return
             await asyncio.sleep(POLL)
             quiet += POLL

@@ -1,6 +1,8 @@
 """Every benchmark of SPEC §8 in one run, one table against the bars:
 
 * http: POST .../run under wrk, agentkeep against its floor app (`bench.http_run`, `bench.floor`);
+* streaming: streamed echo runs against the same runs not streamed, and the first delta's time
+  against a whole run's (`bench.streaming`);
 * history: the last 50 messages of a session at growing database sizes (`bench.history`);
 * turn: one turn in-process through `RunAgent` on a 1,000-message session, then its last 50
   messages read back, against the raw `sqlite3` turn (`bench.turn`);
@@ -14,7 +16,8 @@ wrk run): it checks that everything works, says nothing of speed, and writes to 
 directory so the real figures stay. PostgreSQL is measured on the server of `--postgres` (default:
 $AGENTKEEP_TEST_POSTGRES_URL), in databases made and dropped for the run.
 
-    python -m bench [--quick] [--postgres URL] [--only http,history,turn,migrate,test-apps] [--runs N] [--seconds S]
+    python -m bench [--quick] [--postgres URL] [--runs N] [--seconds S]
+                    [--only http,streaming,history,turn,migrate,test-apps]
 """
 
 from __future__ import annotations
@@ -40,12 +43,14 @@ from bench.report import (
     history_rows,
     http_rows,
     migrate_rows,
+    streaming_rows,
     table,
     test_app_rows,
     turn_rows,
     write_json,
     write_plot,
 )
+from bench.streaming import run_streaming
 from bench.test_apps import WARMUP as TEST_APP_WARMUP
 from bench.test_apps import run_test_apps
 from bench.turn import run_turn
@@ -54,7 +59,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 MIGRATE_RESULT = RESULTS / "migrate_agents.json"  # where bench.migrate_agents writes its figures
 SMOKE_RESULTS = Path(tempfile.gettempdir()) / "agentkeep-bench-smoke"
-PARTS = ("http", "history", "turn", "migrate", "test-apps")
+PARTS = ("http", "streaming", "history", "turn", "migrate", "test-apps")
 
 
 @dataclass(frozen=True)
@@ -72,6 +77,7 @@ class Plan:
     migrate_rss: str  # the profile counts whose peak RSS is measured
     test_app_starts: int
     server_app_starts: int
+    stream_requests: int  # one at a time, for the first delta's latency
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Plan:
@@ -89,6 +95,7 @@ class Plan:
             migrate_rss="2000" if quick else "100000,1000000",
             test_app_starts=40 if quick else 1000,
             server_app_starts=30 if quick else 100,
+            stream_requests=20 if quick else 300,
         )
 
 
@@ -97,7 +104,7 @@ def main() -> None:
     parts = [part.strip() for part in args.only.split(",")]
     if unknown := set(parts) - set(PARTS):
         sys.exit(f"--only: unknown part(s) {', '.join(sorted(unknown))}; choose from {', '.join(PARTS)}")
-    if "http" in parts and shutil.which("wrk") is None:
+    if {"http", "streaming"} & set(parts) and shutil.which("wrk") is None:
         sys.exit("wrk is not installed: `apt-get install wrk` (Debian, Ubuntu) or `brew install wrk` (macOS)")
     plan = Plan.from_args(args)
     report: dict[str, Any] = {
@@ -140,6 +147,16 @@ def measure_http(plan: Plan) -> tuple[Any, list[Row], str]:
     return figures, http_rows(figures), note
 
 
+def measure_streaming(plan: Plan) -> tuple[Any, list[Row], str]:
+    _progress("streaming: streamed and plain echo runs on agentkeep serve")
+    figures = run_streaming(plan.wrk, plan.stream_requests, plan.postgres)
+    note = (
+        f"streaming: first runs of the echo model, streamed and not, {plan.wrk.describe()}; the first delta's"
+        f" time: median of {plan.stream_requests} streamed runs, one at a time, against as many whole runs"
+    )
+    return figures, streaming_rows(figures), note
+
+
 def measure_history(plan: Plan) -> tuple[Any, list[Row], str]:
     _progress(f"history: seeding {', '.join(f'{s:,}' for s in plan.history_sizes)} messages, then reading")
     figures = run_history(plan.history_sizes, plan.history_reads, plan.postgres)
@@ -180,6 +197,7 @@ def measure_test_apps(plan: Plan) -> tuple[Any, list[Row], str]:
 
 MEASURE = {
     "http": measure_http,
+    "streaming": measure_streaming,
     "history": measure_history,
     "turn": measure_turn,
     "migrate": measure_migrate,

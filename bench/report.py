@@ -77,6 +77,33 @@ def http_rows(http: dict[str, Any]) -> list[Row]:
     return rows
 
 
+def streaming_rows(streaming: dict[str, Any]) -> list[Row]:
+    """Streamed runs against the same runs not streamed (the ratio's reference), per database."""
+    rows = []
+    for database, figures in streaming.items():
+        name = DATABASES[database]
+        rps = figures["rps"]
+        rows += [
+            Row(
+                f"streamed run req/s, {name} (floor: not streamed)",
+                rps["streamed"]["rps"],
+                rps["plain"]["rps"],
+                Bar("≥", 0.7),
+            ),
+            Row(
+                f"first message.delta ms, {name} (floor: a whole run)",
+                figures["first_delta_ms"],
+                figures["whole_run_ms"],
+                Bar("≤", 1.2),
+            ),
+        ]
+        errors = sum(_errors(rps[mode]) for mode in rps)
+        rows.append(
+            Row(f"streamed and plain runs non-2xx + socket errors, {name}", errors, errors, Bar("=", 0, "both"))
+        )
+    return rows
+
+
 def _databases(http: dict[str, Any]) -> list[tuple[str, Any]]:
     return [(database, workloads) for database, workloads in http.items() if database in DATABASES]
 

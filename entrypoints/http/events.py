@@ -1,6 +1,11 @@
-"""Runs as event streams (SPEC §9.1, §9.2): `text/event-stream` framing through Litestar's own
-`ServerSentEvent`, each event's `data` one JSON object, `: keep-alive` comments in the silences;
-and the `run.failed` data, which is the error body the run would have answered."""
+"""Runs as event streams (SPEC §9.1, §9.2): `text/event-stream` framed by Litestar's own
+`ServerSentEventMessage`, each event's `data` one JSON object, `: keep-alive` comments in the
+silences; and the `run.failed` data, which is the error body the run would have answered.
+
+The response is a `Stream` of those frames, not Litestar's `ServerSentEvent`: that one runs a
+thread hop (`sync_to_thread`) per response for its header lines, which cost a streamed echo run
+more than half its requests/s (measured), and sends each event in a write of its own, where the
+events there are at once go in one (the echo model's five deltas, in one write)."""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from litestar import Request
-from litestar.response import ServerSentEvent
+from litestar.response import Stream
 from litestar.response.sse import ServerSentEventMessage
 
 from agentkeep.domain.errors import DomainError, ModelTimeout, ModelUnavailable, StorageUnavailable
@@ -32,18 +37,25 @@ def wants_events(request: Request[Any, Any, Any], stream: bool) -> bool:
     return stream or EVENT_STREAM in request.headers.get("accept", "")
 
 
-def event_stream(events: AsyncIterator[RunEvent | None]) -> ServerSentEvent:
-    """The response that sends `events` (a None is a keep-alive comment)."""
+def event_stream(events: AsyncIterator[list[RunEvent] | None]) -> Stream:
+    """The response that sends `events`, each batch in one write (a None is a keep-alive comment)."""
 
-    async def messages() -> AsyncIterator[ServerSentEventMessage]:
-        async for event in events:
-            if event is None:
-                yield ServerSentEventMessage(comment="keep-alive")
+    async def frames() -> AsyncIterator[bytes]:
+        async for batch in events:
+            if batch is None:
+                yield _KEEP_ALIVE
             else:
-                data = json.dumps(event.data, ensure_ascii=False, separators=(",", ":"))
-                yield ServerSentEventMessage(data=data, event=event.event.value, id=event.seq, sep="\n")
+                yield b"".join(map(_frame, batch))
 
-    return ServerSentEvent(messages(), headers={"Cache-Control": "no-store"})
+    return Stream(frames(), media_type=EVENT_STREAM, headers={"Cache-Control": "no-store"})
+
+
+def _frame(event: RunEvent) -> bytes:
+    data = json.dumps(event.data, ensure_ascii=False, separators=(",", ":"))
+    return ServerSentEventMessage(data=data, event=event.event.value, id=event.seq, sep="\n").encode()
+
+
+_KEEP_ALIVE = ServerSentEventMessage(data=None, comment="keep-alive", sep="\n").encode()
 
 
 def failure_of(request: Request[Any, Any, Any], run_id: str) -> Any:

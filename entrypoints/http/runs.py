@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import HeaderParameter, JSONBody, PathParameter, QueryParameter
-from litestar.response import ServerSentEvent
+from litestar.response import Stream
 
 from agentkeep.application.idempotency import HEADER
 from agentkeep.application.run_agent import RunRequest, RunResult
@@ -89,7 +89,7 @@ class RunRecordRoutes(Controller):
         last_event_id: Annotated[
             str | None, HeaderParameter(name="Last-Event-ID", required=False, description="Resume after this id.")
         ] = None,
-    ) -> ServerSentEvent:
+    ) -> Stream:
         since = after if after is not None else _event_id(last_event_id)
         return event_stream(await services.runs.events(uuid_ref(run_id, "run_id"), since, failure_of_record))
 
