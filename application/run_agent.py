@@ -12,6 +12,10 @@ Three short steps, no transaction held during the model call:
    message) when the model failed, and give the lease back (`Storage.finish_run`: one statement on
    PostgreSQL, with no transaction around it). The user message is kept either way, and an error
    names the run (`details["run_id"]`).
+
+A streamed run (`start(..., streamed=True)`, then `stream`) does the same, its model call streamed
+to a `RunFeed` (`run_feed.py`) by a task of its own. *prepare* lives in `run_prepare.py`, the body
+and the answer of a run in `run_values.py`; `runs.py` reads, lists and cancels run records.
 """
 
 from __future__ import annotations
@@ -21,96 +25,27 @@ import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from agentkeep.application import system_prompt
 from agentkeep.application.run_feed import RunFeed
+from agentkeep.application.run_prepare import Busy, Raced, StartedRun, prepare
+from agentkeep.application.run_values import MAX_MESSAGE, RunRequest, RunResult, RunUser
 from agentkeep.application.runs import RunningRuns, lease_token
 from agentkeep.domain.chat import ModelReply
-from agentkeep.domain.errors import Conflict, DomainError, Invalid, ModelUnavailable, NotFound
+from agentkeep.domain.errors import Conflict, DomainError, Invalid, ModelUnavailable
 from agentkeep.domain.events import EventType, RunEvent
-from agentkeep.domain.ids import UserId, new_id
-from agentkeep.domain.models import Agent, AgentBio, Message, Run, RunError, Session, ToolCall, ToolOutput, Usage, User
-from agentkeep.domain.patches import RunPatch, UserPatch
+from agentkeep.domain.ids import new_id
+from agentkeep.domain.models import Message, Run, RunError
+from agentkeep.domain.patches import RunPatch
 from agentkeep.domain.ports.chat_model import ChatModel, ChatModels
-from agentkeep.domain.ports.sessions import RunLease
-from agentkeep.domain.ports.unit_of_work import Storage, UnitOfWork
-from agentkeep.domain.values import Email, JsonObject, Label, ReadMode, Role, RunStatus, Text, utcnow
+from agentkeep.domain.ports.unit_of_work import Storage
+from agentkeep.domain.values import Role, RunStatus, utcnow
 
-MAX_MESSAGE = 100_000
+__all__ = ["MAX_MESSAGE", "RunAgent", "RunRequest", "RunResult", "RunUser", "StartedRun"]
+
 KEEP_ALIVE = 15.0
 """Seconds of silence after which a stream sends a comment (SPEC §9.1)."""
-
-
-class RunUser(BaseModel):
-    """Fields of the run's user: applied to a found user, given to a new one."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    email: Email | None = None
-    phone_number: Annotated[str, Field(max_length=50)] | None = None
-    user_data: JsonObject = Field(default_factory=dict)
-
-
-class RunRequest(BaseModel):
-    """The body of a run. A field it does not define is an error, so a typo never silently
-    starts a new session."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    message_content: Annotated[Text, Field(max_length=MAX_MESSAGE)]
-    user_id: UserId | None = None
-    user: RunUser | None = None
-    session_id: uuid.UUID | None = None
-    session_name: Label | None = None
-    session_origin: Label = "api"
-    system_prompt: str | None = None
-    message_limit: Annotated[int, Field(ge=0, le=1000)] = 50
-    message_type: Label = "text"
-    media_url: str | None = None
-    mime_type: Annotated[str, Field(max_length=255)] | None = None
-    context: JsonObject = Field(default_factory=dict)
-    stream: bool = False
-
-
-class RunResult(BaseModel):
-    run_id: uuid.UUID
-    status: RunStatus
-    message: str
-    session_id: uuid.UUID
-    session_name: str | None
-    user_id: uuid.UUID
-    agent_id: str
-    user_message_id: uuid.UUID
-    assistant_message_id: uuid.UUID
-    tool_calls: list[ToolCall]
-    tool_outputs: list[ToolOutput]
-    usage: Usage
-
-
-@dataclass(frozen=True, slots=True)
-class StartedRun:
-    """What a run's first unit of work committed and read, for the model call; with `feed`, the
-    run is streamed (its events are kept as it goes)."""
-
-    agent: Agent
-    session: Session
-    user_message: Message
-    history: list[Message]
-    prompt: str
-    run: Run
-    feed: RunFeed | None = None
-
-
-class _Busy(Exception):
-    """Another run holds the session: roll back and try again."""
-
-    def __init__(self, session_id: uuid.UUID) -> None:
-        self.session_id = session_id
 
 
 class _Turns:
@@ -131,37 +66,6 @@ class _Turns:
         event = self._released.pop(session_id, None)
         if event is not None:
             event.set()
-
-
-def _question(request: RunRequest, session: Session) -> Message:
-    """The run's user message in `session`, stamped now: once the turn is ours, so it sorts
-    after the session's last reply."""
-    return Message(
-        session_id=session.id,
-        user_id=session.user_id,
-        agent_id=session.agent_id,
-        role=Role.USER,
-        text_content=request.message_content,
-        media_url=request.media_url,
-        mime_type=request.mime_type,
-        message_type=request.message_type,
-        context=request.context,
-        created_at=utcnow(),
-    )
-
-
-def _run_of(run_id: uuid.UUID, session: Session, question: Message) -> Run:
-    """The run's record, `running` from its user message's time on."""
-    return Run(
-        id=run_id,
-        session_id=session.id,
-        agent_id=session.agent_id,
-        user_id=session.user_id,
-        status=RunStatus.RUNNING,
-        user_message_id=question.id,
-        created_at=question.created_at,
-        started_at=question.created_at,
-    )
 
 
 def _reply(prepared: StartedRun, reply: ModelReply) -> Message:
@@ -190,10 +94,6 @@ def _cancelled(run: Run) -> Conflict:
     error = Conflict("the run was cancelled", code="run_cancelled")
     error.details["run_id"] = str(run.id)
     return error
-
-
-class _Raced(Exception):
-    """A concurrent first run created the named session first: roll back and try again."""
 
 
 class RunAgent:
@@ -364,122 +264,13 @@ class RunAgent:
         pause = 0.002
         while True:
             try:
-                return await self._storage.run(lambda uow: self._prepare_once(uow, agent_ref, request, run_id, feed))
-            except _Raced:
+                return await self._storage.run(lambda uow: prepare(uow, agent_ref, request, run_id, self._lease, feed))
+            except Raced:
                 continue
-            except _Busy as busy:
+            except Busy as busy:
                 if time.monotonic() + pause > deadline:
                     raise Conflict(
                         f"the session is busy with another run (waited {self._session_wait:g} s)", code="session_busy"
                     ) from None
                 await self._turns.wait(busy.session_id, pause)
             pause = min(pause * 1.5, 0.05)
-
-    async def _prepare_once(
-        self, uow: UnitOfWork, agent_ref: str, request: RunRequest, run_id: uuid.UUID, feed: RunFeed | None
-    ) -> StartedRun:
-        found = await uow.agents.resolve_with_bio(agent_ref)
-        if found is None:
-            raise NotFound(f"no agent {agent_ref!r}", key="agent_id_or_name")
-        agent, bio = found
-        if not agent.active:
-            raise Conflict(f"agent {agent.name!r} is inactive", code="agent_inactive", key="agent_id_or_name")
-        lease = RunLease(lease_token(run_id), utcnow() + self._lease)
-        user = await self._user(uow, request)
-        session, new, stored = await self._session(uow, agent, request, user, lease, run_id)
-        read_history = request.message_limit and not new  # a session made just now has none
-        history = await uow.messages.last(session.id, request.message_limit) if read_history else []
-        if stored is None:
-            user_message = _question(request, session)
-            run = _run_of(run_id, session, user_message)
-            await uow.runs.add(run, user_message=user_message)  # one statement where the storage can
-        else:
-            user_message, run = stored
-        prompt = await self._system_prompt(uow, agent, bio, session, request.system_prompt)
-        if feed is not None:
-            created = feed.created(
-                {
-                    "run_id": str(run.id),
-                    "session_id": str(session.id),
-                    "session_name": session.name,
-                    "user_id": str(session.user_id),
-                    "agent_id": agent.id,
-                    "user_message_id": str(user_message.id),
-                }
-            )
-            await uow.run_events.add_many([created])
-        return StartedRun(agent, session, user_message, history, prompt, run, feed)
-
-    async def _user(self, uow: UnitOfWork, request: RunRequest) -> User | None:
-        """The run's user (SPEC §3 step 2); None when it is to be the named session's owner or new."""
-        fields = request.user.model_dump(exclude_unset=True) if request.user else {}
-        if request.user_id is not None:
-            user, created = await uow.users.get_or_create(User(id=request.user_id, **fields))
-        elif fields.get("email") is not None:
-            user, created = await uow.users.get_or_create_by_email(User(**fields))
-        else:
-            return None
-        if created or not fields:
-            return user
-        if "user_data" in fields:
-            fields["user_data"] = {**user.user_data, **fields["user_data"]}  # merged key by key
-        updated = await uow.users.update(user.id, UserPatch.model_validate(fields))
-        assert updated is not None
-        return updated
-
-    async def _session(
-        self, uow: UnitOfWork, agent: Agent, request: RunRequest, user: User | None, lease: RunLease, run_id: uuid.UUID
-    ) -> tuple[Session, bool, tuple[Message, Run] | None]:
-        """The run's session (SPEC §3 step 3), held by `lease` for this run; whether it is new;
-        and the user message and the run when they were stored with the session. A found one must
-        belong to this user and agent and be open; a busy one is `_Busy`."""
-        now = utcnow()
-        if request.session_id is None and request.session_name is None:
-            # A new session, with its new user if any, and the question: one statement where the
-            # storage can.
-            if user is None:
-                new_owner = owner = User()
-            else:
-                new_owner, owner = None, user
-            new = Session(user_id=owner.id, agent_id=agent.id, platform=request.session_origin)
-            question = _question(request, new)
-            run = _run_of(run_id, new, question)
-            await uow.sessions.add(new, lease=lease, owner=new_owner, first_message=question, run=run)
-            return new, True, (question, run)
-        if request.session_id is not None:
-            session = await uow.sessions.get(request.session_id)
-            if session is None:
-                raise NotFound(f"no session {request.session_id}", key="session_id")
-            claimed = False
-        else:
-            name = request.session_name
-            assert name is not None
-            # The common case in one statement: the session is there and free.
-            session = await uow.sessions.claim_run_by_name(name, lease.token, now, lease.until)
-            claimed = session is not None
-            session = session or await uow.sessions.get_by_name(name)
-            if session is None:
-                owner = user or await uow.users.add(User())
-                new = Session(name=name, user_id=owner.id, agent_id=agent.id, platform=request.session_origin)
-                session, created = await uow.sessions.get_or_create_by_name(new, lease=lease)
-                if created:
-                    return session, True, None
-                if user is None:
-                    raise _Raced  # our new user would be left behind: start over and join theirs
-        # A claim a check refuses is rolled back with the rest of the unit of work.
-        if (user is not None and session.user_id != user.id) or session.agent_id != agent.id:
-            raise Conflict("the session belongs to another user or agent", code="session_owner_mismatch", key="session")
-        if session.finished_at is not None:
-            raise Conflict("the session is finished", code="session_finished", key="session")
-        if not claimed and not await uow.sessions.claim_run(session.id, lease.token, now, lease.until):
-            raise _Busy(session.id)
-        return session, False, None
-
-    async def _system_prompt(
-        self, uow: UnitOfWork, agent: Agent, bio: AgentBio | None, session: Session, override: str | None
-    ) -> str:
-        text = system_prompt.choose(agent, override, bio)
-        if not system_prompt.needs_memories(text):
-            return text
-        memories = await uow.memories.for_run(agent.id, session.user_id, ReadMode.SYSTEM_PROMPT, session.id)
-        return system_prompt.fill(text, memories)
