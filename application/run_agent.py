@@ -32,6 +32,7 @@ from agentkeep.application.run_feed import RunFeed
 from agentkeep.application.run_prepare import Busy, Raced, StartedRun, prepare
 from agentkeep.application.run_values import MAX_MESSAGE, RunRequest, RunResult, RunUser
 from agentkeep.application.runs import RunningRuns, lease_token
+from agentkeep.application.turns import Place, SessionQueues
 from agentkeep.domain.chat import ModelReply
 from agentkeep.domain.errors import Conflict, DomainError, Invalid, ModelUnavailable
 from agentkeep.domain.events import EventType, RunEvent
@@ -44,28 +45,10 @@ from agentkeep.domain.values import Role, RunStatus, utcnow
 
 __all__ = ["MAX_MESSAGE", "RunAgent", "RunRequest", "RunResult", "RunUser", "StartedRun"]
 
+POLL_FIRST, POLL_MAX = 0.002, 0.05
+"""Seconds the first waiter for a session held by another process pauses before it asks again."""
 KEEP_ALIVE = 15.0
 """Seconds of silence after which a stream sends a comment (SPEC §9.1)."""
-
-
-class _Turns:
-    """Wakes a run waiting for a busy session as soon as a run of this process gives the session
-    back; a run of another process is noticed by polling."""
-
-    def __init__(self) -> None:
-        self._released: dict[uuid.UUID, asyncio.Event] = {}
-
-    async def wait(self, session_id: uuid.UUID, at_most: float) -> None:
-        event = self._released.setdefault(session_id, asyncio.Event())
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(event.wait(), at_most)
-        if self._released.get(session_id) is event:  # released elsewhere, or not yet: keep no entry
-            del self._released[session_id]
-
-    def release(self, session_id: uuid.UUID) -> None:
-        event = self._released.pop(session_id, None)
-        if event is not None:
-            event.set()
 
 
 def _reply(prepared: StartedRun, reply: ModelReply) -> Message:
@@ -116,7 +99,7 @@ class RunAgent:
         self._driving: set[asyncio.Task[None]] = set()  # streamed runs finishing
         self._session_wait = session_wait
         self._lease = timedelta(seconds=lease)
-        self._turns = _Turns()
+        self._turns = SessionQueues()
 
     async def __call__(
         self, agent_id_or_name: str, request: RunRequest, *, on_user_message_kept: Callable[[], None] = lambda: None
@@ -261,16 +244,37 @@ class RunAgent:
         self, agent_ref: str, request: RunRequest, run_id: uuid.UUID, feed: RunFeed | None
     ) -> StartedRun:
         deadline = time.monotonic() + self._session_wait
-        pause = 0.002
-        while True:
-            try:
-                return await self._storage.run(lambda uow: prepare(uow, agent_ref, request, run_id, self._lease, feed))
-            except Raced:
-                continue
-            except Busy as busy:
-                if time.monotonic() + pause > deadline:
-                    raise Conflict(
-                        f"the session is busy with another run (waited {self._session_wait:g} s)", code="session_busy"
-                    ) from None
-                await self._turns.wait(busy.session_id, pause)
-            pause = min(pause * 1.5, 0.05)
+        place: Place | None = None
+        pause = POLL_FIRST
+        holds = False
+        try:
+            while True:
+                try:
+                    started = await self._storage.run(
+                        lambda uow: prepare(uow, agent_ref, request, run_id, self._lease, feed)
+                    )
+                    holds = True
+                    if started.interrupted is not None:
+                        self.running.stop(started.interrupted)  # if it runs in this process
+                    return started
+                except Raced:
+                    continue
+                except Busy as busy:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise Conflict(
+                            f"the session is busy with another run (waited {self._session_wait:g} s)",
+                            code="session_busy",
+                        ) from None
+                    if place is None:
+                        place = self._turns.join(busy.session_id)
+                    # The first in line tries again when woken, or after a pause (the holder may be
+                    # a run of another process); the others wait to be first.
+                    if place.first:
+                        if not await place.wait(min(pause, left)):
+                            pause = min(pause * 1.5, POLL_MAX)
+                    else:
+                        await place.wait(left)
+        finally:
+            if place is not None:
+                place.leave(holds=holds)

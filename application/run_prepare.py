@@ -13,10 +13,10 @@ from agentkeep.application.run_values import RunRequest
 from agentkeep.application.runs import lease_token
 from agentkeep.domain.errors import Conflict, NotFound
 from agentkeep.domain.models import Agent, AgentBio, Message, Run, Session, User
-from agentkeep.domain.patches import UserPatch
+from agentkeep.domain.patches import RunPatch, UserPatch
 from agentkeep.domain.ports.sessions import RunLease
 from agentkeep.domain.ports.unit_of_work import UnitOfWork
-from agentkeep.domain.values import ReadMode, Role, RunStatus, utcnow
+from agentkeep.domain.values import ACTIVE_RUN_STATUSES, MultitaskStrategy, ReadMode, Role, RunStatus, utcnow
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +31,7 @@ class StartedRun:
     prompt: str
     run: Run
     feed: RunFeed | None = None
+    interrupted: uuid.UUID | None = None  # the run this one cancelled (`interrupt`, `rollback`)
 
 
 class Busy(Exception):
@@ -61,7 +62,7 @@ def _question(request: RunRequest, session: Session) -> Message:
     )
 
 
-def _run_of(run_id: uuid.UUID, session: Session, question: Message) -> Run:
+def _run_of(run_id: uuid.UUID, session: Session, question: Message, request: RunRequest) -> Run:
     """The run's record, `running` from its user message's time on."""
     return Run(
         id=run_id,
@@ -69,6 +70,7 @@ def _run_of(run_id: uuid.UUID, session: Session, question: Message) -> Run:
         agent_id=session.agent_id,
         user_id=session.user_id,
         status=RunStatus.RUNNING,
+        multitask_strategy=request.multitask_strategy,
         user_message_id=question.id,
         created_at=question.created_at,
         started_at=question.created_at,
@@ -90,12 +92,12 @@ async def prepare(
         raise Conflict(f"agent {agent.name!r} is inactive", code="agent_inactive", key="agent_id_or_name")
     lease = RunLease(lease_token(run_id), utcnow() + lease_for)
     user = await _user(uow, request)
-    session, new, stored = await _session(uow, agent, request, user, lease, run_id)
+    session, new, stored, interrupted = await _session(uow, agent, request, user, lease, run_id)
     read_history = request.message_limit and not new  # a session made just now has none
     history = await uow.messages.last(session.id, request.message_limit) if read_history else []
     if stored is None:
         user_message = _question(request, session)
-        run = _run_of(run_id, session, user_message)
+        run = _run_of(run_id, session, user_message, request)
         await uow.runs.add(run, user_message=user_message)  # one statement where the storage can
     else:
         user_message, run = stored
@@ -112,7 +114,7 @@ async def prepare(
             }
         )
         await uow.run_events.add_many([created])
-    return StartedRun(agent, session, user_message, history, prompt, run, feed)
+    return StartedRun(agent, session, user_message, history, prompt, run, feed, interrupted)
 
 
 async def _user(uow: UnitOfWork, request: RunRequest) -> User | None:
@@ -135,7 +137,7 @@ async def _user(uow: UnitOfWork, request: RunRequest) -> User | None:
 
 async def _session(
     uow: UnitOfWork, agent: Agent, request: RunRequest, user: User | None, lease: RunLease, run_id: uuid.UUID
-) -> tuple[Session, bool, tuple[Message, Run] | None]:
+) -> tuple[Session, bool, tuple[Message, Run] | None, uuid.UUID | None]:
     """The run's session (SPEC §3 step 3), held by `lease` for this run; whether it is new;
     and the user message and the run when they were stored with the session. A found one must
     belong to this user and agent and be open; a busy one is `Busy`."""
@@ -149,9 +151,9 @@ async def _session(
             new_owner, owner = None, user
         new = Session(user_id=owner.id, agent_id=agent.id, platform=request.session_origin)
         question = _question(request, new)
-        run = _run_of(run_id, new, question)
+        run = _run_of(run_id, new, question, request)
         await uow.sessions.add(new, lease=lease, owner=new_owner, first_message=question, run=run)
-        return new, True, (question, run)
+        return new, True, (question, run), None
     if request.session_id is not None:
         session = await uow.sessions.get(request.session_id)
         if session is None:
@@ -169,7 +171,7 @@ async def _session(
             new = Session(name=name, user_id=owner.id, agent_id=agent.id, platform=request.session_origin)
             session, created = await uow.sessions.get_or_create_by_name(new, lease=lease)
             if created:
-                return session, True, None
+                return session, True, None, None
             if user is None:
                 raise Raced  # our new user would be left behind: start over and join theirs
     # A claim a check refuses is rolled back with the rest of the unit of work.
@@ -177,9 +179,35 @@ async def _session(
         raise Conflict("the session belongs to another user or agent", code="session_owner_mismatch", key="session")
     if session.finished_at is not None:
         raise Conflict("the session is finished", code="session_finished", key="session")
+    interrupted = None
     if not claimed and not await uow.sessions.claim_run(session.id, lease.token, now, lease.until):
-        raise Busy(session.id)
-    return session, False, None
+        strategy = request.multitask_strategy
+        if strategy is MultitaskStrategy.REJECT:
+            raise Conflict("the session is busy with another run", code="session_busy", key="session")
+        if strategy is MultitaskStrategy.ENQUEUE:
+            raise Busy(session.id)
+        interrupted = await _interrupt(uow, session, rollback=strategy is MultitaskStrategy.ROLLBACK)
+        if interrupted is None or not await uow.sessions.claim_run(session.id, lease.token, now, lease.until):
+            raise Busy(session.id)
+    return session, False, None, interrupted
+
+
+async def _interrupt(uow: UnitOfWork, session: Session, *, rollback: bool) -> uuid.UUID | None:
+    """Cancel the session's active run and give its lease back (SPEC §9.6 `interrupt`); with
+    `rollback`, delete every message it wrote, its user message too. Its id; None when no run
+    of the session is active (the lease's holder has no record: it is waited for)."""
+    active = await uow.runs.active(session.id)
+    if active is None:
+        return None
+    cancelled = RunPatch(status=RunStatus.CANCELLED, finished_at=utcnow())
+    if await uow.runs.update(active.id, cancelled, when=ACTIVE_RUN_STATUSES) is None:
+        return None
+    await uow.sessions.release_run(session.id, lease_token(active.id))
+    if rollback:
+        for message_id in (active.user_message_id, active.assistant_message_id):
+            if message_id is not None:
+                await uow.messages.delete(message_id)
+    return active.id
 
 
 async def _system_prompt(

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agentkeep.domain.ids import UserId
 from agentkeep.domain.models import ToolCall, ToolOutput, Usage
-from agentkeep.domain.values import Email, JsonObject, Label, RunStatus, Text
+from agentkeep.domain.values import Email, JsonObject, Label, MultitaskStrategy, RunStatus, Text
 
 MAX_MESSAGE = 100_000
 
@@ -43,6 +43,7 @@ class RunRequest(BaseModel):
     mime_type: Annotated[str, Field(max_length=255)] | None = None
     context: JsonObject = Field(default_factory=dict)
     stream: bool = False
+    multitask_strategy: MultitaskStrategy = MultitaskStrategy.ENQUEUE
 
 
 class RunResult(BaseModel):

@@ -26,6 +26,10 @@ class Runs(Protocol):
 
     async def list(self, session_id: uuid.UUID, paging: Paging) -> tuple[builtins.list[Run], int]: ...
 
+    async def active(self, session_id: uuid.UUID) -> Run | None:
+        """The session's newest run still `queued`, `running` or `requires_action`; None if none."""
+        ...
+
     async def update(
         self, run_id: uuid.UUID, patch: RunPatch, *, when: Collection[RunStatus] | None = None
     ) -> Run | None:

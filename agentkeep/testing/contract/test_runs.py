@@ -289,3 +289,15 @@ async def test_a_run_whose_id_is_taken_adds_nothing_with_it(storage: Storage) ->
 
     assert await storage.run(lambda uow: uow.sessions.get(other.id)) is None
     assert await storage.run(lambda uow: uow.messages.list(session.id, Paging())) == ([], 0)
+
+
+async def test_a_sessions_active_run_is_its_newest_not_finished(storage: Storage) -> None:
+    user, agent, session = await seed(storage)
+    other = a_session(user, agent)
+    done = a_run(session, status=RunStatus.COMPLETED, created_at=at(9))
+    older = a_run(session, status=RunStatus.RUNNING, created_at=at(1))
+    newer = a_run(session, status=RunStatus.REQUIRES_ACTION, created_at=at(2))
+    await add(storage, other, done, older, newer, a_run(other, status=RunStatus.CANCELLED))
+
+    assert await storage.run(lambda uow: uow.runs.active(session.id)) == newer
+    assert await storage.run(lambda uow: uow.runs.active(other.id)) is None

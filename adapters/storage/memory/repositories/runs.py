@@ -28,6 +28,10 @@ class MemoryRuns(Repository):
         rows = [r for r in self._tables.runs.values() if r.session_id == session_id]
         return page(rows, by_time_then_id, paging)
 
+    async def active(self, session_id: uuid.UUID) -> Run | None:
+        found = [r for r in self._tables.runs.values() if r.session_id == session_id and r.status.active]
+        return detach(max(found, key=by_time_then_id)) if found else None
+
     async def update(
         self, run_id: uuid.UUID, patch: RunPatch, *, when: Collection[RunStatus] | None = None
     ) -> Run | None:

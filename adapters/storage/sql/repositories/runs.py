@@ -26,10 +26,19 @@ from agentkeep.domain.values import ACTIVE_RUN_STATUSES, RunStatus, utcnow
 
 _ADD = Prepared(insert_row(runs))
 _BY_ID = Prepared(select(runs).where(runs.c.id == bindparam("id")))
+_ACTIVE_LITERALS = tuple(sorted(s.value for s in ACTIVE_RUN_STATUSES))
+_ACTIVE = Prepared(
+    select(runs)
+    .where(
+        runs.c.session_id == bindparam("session_id"),
+        runs.c.status.in_([literal_column(f"'{s}'") for s in _ACTIVE_LITERALS]),
+    )
+    .order_by(runs.c.created_at.desc(), runs.c.id.desc())
+    .limit(1)
+)
 _LIST = Listing(runs, (runs.c.created_at, runs.c.id), session_id=runs.c.session_id == bindparam("session_id"))
 
 
-_ACTIVE = tuple(sorted(s.value for s in ACTIVE_RUN_STATUSES))
 #: The bind parameters of a finish's run columns are prefixed: a message has columns of the same
 #: names (`usage`) in the same statement.
 _RUN = "run_"
@@ -65,13 +74,13 @@ def _update_statement(names: tuple[str, ...], statuses: tuple[str, ...] | None) 
 @functools.lru_cache(maxsize=64)
 def _finish_statement(names: tuple[str, ...]) -> Prepared:
     """SQLite: the UPDATE of a finish alone (the reply and the lease follow it)."""
-    return Prepared(_conditional_update(names, _ACTIVE))
+    return Prepared(_conditional_update(names, _ACTIVE_LITERALS))
 
 
 @functools.lru_cache(maxsize=64)
 def _finish_in_one(names: tuple[str, ...], reply: bool, prompt: bool) -> Prepared:
     """PostgreSQL: a finish in one statement, answering one row, `finished` (0 or 1)."""
-    finished = _conditional_update(names, _ACTIVE, _RUN).returning(runs.c.id).cte("finished")
+    finished = _conditional_update(names, _ACTIVE_LITERALS, _RUN).returning(runs.c.id).cte("finished")
     statement: Any = select(func.count().label("finished")).select_from(finished).add_cte(RELEASE_RUN_LEASE_CTE)
     if reply:
         values = select(*(bindparam(name, type_=messages.c[name].type) for name in MESSAGE_COLUMNS))
@@ -106,6 +115,9 @@ class SqlRuns(SqlRepository):
 
     async def list(self, session_id: uuid.UUID, paging: Paging) -> tuple[builtins.list[Run], int]:
         return await self._page(Run, _LIST, paging, session_id=session_id)
+
+    async def active(self, session_id: uuid.UUID) -> Run | None:
+        return await self._row(Run, _ACTIVE, {"session_id": session_id})
 
     async def update(
         self, run_id: uuid.UUID, patch: RunPatch, *, when: Collection[RunStatus] | None = None
