@@ -11,6 +11,9 @@ two apps on different stacks is refused, and the report names the stack. Workloa
 * `session`: round-robin over 256 named sessions, so each run reads a growing history (up to 50
   messages). Each wrk thread starts half-way round from the other, so the requests in flight are
   on different sessions, as they are when each conversation waits for its reply.
+* `busy`: each request on one of 100 named sessions picked at random, so runs collide on a
+  session (a user who double-texts, a UI that retries): agentkeep's wait their turn (`enqueue`),
+  the floor's take turns through an asyncio lock per session.
 
 Each workload is warmed up on each app (not measured), then measured `runs` times per app,
 alternating which app goes first; figures are medians over the runs, errors are summed. wrk and the
@@ -39,8 +42,9 @@ import httpx
 from bench.databases import AGENT, asyncpg_dsn, postgres_database, prepare, sqlite_url
 
 APPS = ("agentkeep", "floor")
-WORKLOADS = ("first-run", "session")
+WORKLOADS = ("first-run", "session", "busy")
 SESSIONS = 256
+BUSY_SESSIONS = 100
 KEY = "bench-key"
 ROOT = Path(__file__).resolve().parents[1]
 LUA = """
@@ -55,6 +59,8 @@ request = function()
   local extra = ""
   if MODE == "session" then
     extra = string.format(', "session_name": "bench-%d"', (offset + counter) % SESSIONS)
+  elseif MODE == "busy" then
+    extra = string.format(', "session_name": "busy-%d"', math.random(0, BUSY_SESSIONS - 1))
   end
   local body = string.format('{"message_content": "hello there, how are you?"%s}', extra)
   return wrk.format("POST", PATH, nil, body)
@@ -119,7 +125,10 @@ def measure(urls: dict[str, str], settings: WrkSettings, stacks: set[str]) -> di
 def lua_script(workload: str, threads: int) -> str:
     """wrk's request generator: each thread starts at its own offset in the round of sessions."""
     path = f"/api/v1/agents/{AGENT}/run"
-    return f'MODE = "{workload}"\nSESSIONS = {SESSIONS}\nOFFSET = {SESSIONS // threads}\nPATH = "{path}"\n' + LUA
+    return (
+        f'MODE = "{workload}"\nSESSIONS = {SESSIONS}\nBUSY_SESSIONS = {BUSY_SESSIONS}\n'
+        f'OFFSET = {SESSIONS // threads}\nPATH = "{path}"\n' + LUA
+    )
 
 
 def summary(runs: list[dict[str, float]]) -> dict[str, Any]:

@@ -11,6 +11,7 @@ serves on ("Serving on uvloop + httptools."), and the bench reads that line from
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import sys
 from typing import Any, Protocol
@@ -26,6 +27,7 @@ from bench.floor.postgres import PostgresFloor
 from bench.floor.sqlite import SqliteFloor
 
 DATABASE_URL = "BENCH_FLOOR_DATABASE_URL"
+_LOCKS: dict[str, asyncio.Lock] = {}
 
 
 class Floor(Protocol):
@@ -47,7 +49,13 @@ async def open_floor(url: str) -> Floor:
 @post("/api/v1/agents/{name:str}/run", status_code=200)
 async def run(name: str, data: RunBody, state: State) -> dict[str, Any]:
     floor: Floor = state.floor
-    result = await floor.run(name, data.message_content, data.session_name)
+    if data.session_name is None:
+        result = await floor.run(name, data.message_content, None)
+    else:
+        # Runs on one session take turns (SPEC §8 "busy sessions"): one lock per session name.
+        lock = _LOCKS.setdefault(data.session_name, asyncio.Lock())
+        async with lock:
+            result = await floor.run(name, data.message_content, data.session_name)
     if result is None:
         raise NotFoundException(f"no agent {name!r}")
     return result
