@@ -19,7 +19,7 @@ from agentkeep.application.run_feed import RunFeed
 from agentkeep.application.sessions import find_session
 from agentkeep.domain.errors import NotFound
 from agentkeep.domain.events import EventType, RunEvent
-from agentkeep.domain.models import Message, Run
+from agentkeep.domain.models import Message, Run, RunError
 from agentkeep.domain.paging import Page, Paging
 from agentkeep.domain.patches import RunPatch
 from agentkeep.domain.ports.unit_of_work import Storage, UnitOfWork
@@ -87,8 +87,10 @@ class RunService:
         self._running = running
 
     async def get(self, run_id: uuid.UUID) -> Run:
+        """The run; one its process left behind is `failed` (`interrupted`) from now on (§9.5)."""
+
         async def work(uow: UnitOfWork) -> Run:
-            return await find_run(uow, run_id)
+            return await settled(uow, await find_run(uow, run_id))
 
         return await self._storage.run(work)
 
@@ -226,6 +228,31 @@ def completed_data(run: Run, session_name: str | None, reply: Message) -> dict[s
         "tool_outputs": [o.model_dump(mode="json") for o in reply.tool_outputs],
         "usage": None if reply.usage is None else reply.usage.model_dump(mode="json"),
     }
+
+
+async def settled(uow: UnitOfWork, run: Run) -> Run:
+    """`run`, or, when it is `queued` or `running` without its session's lease (the lease ran out:
+    the process that ran it died, SPEC §9.5), the same run ended `failed` with `interrupted`. A run
+    holds its lease from the unit of work that writes it to the one that ends it, so a live run
+    is never taken for a dead one."""
+    if run.status not in _LEASED:
+        return run
+    lease = await uow.sessions.lease(run.session_id)
+    if lease is not None and lease.token == lease_token(run.id) and lease.until >= utcnow():
+        return run
+    interrupted = RunPatch(
+        status=RunStatus.FAILED,
+        error=RunError(code="interrupted", detail="the process running it stopped before it ended"),
+        finished_at=utcnow(),
+    )
+    ended = await uow.runs.update(run.id, interrupted, when=_LEASED)
+    if ended is None:  # it ended meanwhile
+        return await find_run(uow, run.id)
+    await uow.sessions.release_run(run.session_id, lease_token(run.id))
+    return ended
+
+
+_LEASED = frozenset({RunStatus.QUEUED, RunStatus.RUNNING})
 
 
 async def find_run(uow: UnitOfWork, run_id: uuid.UUID) -> Run:

@@ -75,6 +75,10 @@ class Sessions(Protocol):
         another run holds it (the same conditional UPDATE, so one statement instead of two)."""
         ...
 
+    async def lease(self, session_id: uuid.UUID) -> RunLease | None:
+        """The session's run lease as it is stored (expired or not); None when nobody holds it."""
+        ...
+
     async def release_run(self, session_id: uuid.UUID, token: str) -> None:
         """Give the lease back, if `token` still holds it."""
         ...

@@ -4,12 +4,17 @@ the real server on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 
+from agentkeep.domain.models import Run
+from agentkeep.domain.values import RunStatus, utcnow
+from agentkeep.entrypoints.container import Container
 from tests.e2e.conftest import closed_port
 from tests.e2e.http_api import API, agent, error, listed, read_session, run
 from tests.support.openai_server import FakeOpenAIServer, Scripted, completion
@@ -124,3 +129,44 @@ async def test_cancel_of_a_finished_run_answers_it_unchanged(api: httpx.AsyncCli
 
     assert cancelled.status_code == 200
     assert cancelled.json() == before
+
+
+async def test_a_run_its_process_left_behind_is_failed_interrupted_once_its_lease_ran_out(
+    api: httpx.AsyncClient, container: Container
+) -> None:
+    """As a process killed mid-run leaves it: the run `running`, its session's lease held by it,
+    expired; nothing else is told."""
+    await agent(api)
+    first = (await run(api, "assistant", "before", session_name="left")).json()
+    storage = container.storage()
+    session_id = uuid.UUID(first["session_id"])
+    orphan = Run(
+        session_id=session_id,
+        agent_id=first["agent_id"],
+        user_id=uuid.UUID(first["user_id"]),
+        status=RunStatus.RUNNING,
+        created_at=utcnow() - timedelta(minutes=5),
+    )
+    expired = utcnow() - timedelta(minutes=1)
+    await storage.run(lambda uow: uow.runs.add(orphan))
+    assert await storage.run(lambda uow: uow.sessions.claim_run(session_id, orphan.id.hex, expired, expired))
+    alive = await read_run(api, first["run_id"])
+
+    swept = await read_run(api, str(orphan.id))
+    events = parse_events((await api.get(f"{API}/runs/{orphan.id}/events")).text)
+    after = await run(api, "assistant", "after", session_name="left")
+
+    assert alive["status"] == "completed"
+    assert (swept["status"], swept["error"]["code"]) == ("failed", "interrupted")
+    assert [e[0] for e in events] == ["run.created", "run.failed"]
+    assert events[-1][1]["extra"]["code"] == "interrupted"
+    assert after.status_code == 200  # the session is free
+
+
+def parse_events(text: str) -> list[tuple[str, dict[str, Any]]]:
+    out = []
+    for block in text.split("\n\n"):
+        fields = dict(line.split(": ", 1) for line in block.splitlines() if line and not line.startswith(":"))
+        if "event" in fields:
+            out.append((fields["event"], json.loads(fields["data"])))
+    return out

@@ -343,3 +343,16 @@ async def test_a_session_whose_first_message_is_taken_writes_nothing(storage: St
 
     assert await storage.run(lambda uow: uow.users.get(owner.id)) is None
     assert await storage.run(lambda uow: uow.sessions.get(session.id)) is None
+
+
+async def test_a_sessions_lease_reads_back_as_held_until_given_back(storage: Storage) -> None:
+    _, _, session = await seed(storage)
+    assert await storage.run(lambda uow: uow.sessions.lease(session.id)) is None
+
+    assert await storage.run(lambda uow: uow.sessions.claim_run(session.id, "mine", at(0), at(30))) is True
+    held = await storage.run(lambda uow: uow.sessions.lease(session.id))
+    await storage.run(lambda uow: uow.sessions.release_run(session.id, "mine"))
+
+    assert held == RunLease("mine", at(30))
+    assert await storage.run(lambda uow: uow.sessions.lease(session.id)) is None
+    assert await storage.run(lambda uow: uow.sessions.lease(uuid.uuid4())) is None

@@ -138,6 +138,10 @@ class MemorySessions(Repository):
             return None
         return detach(session)
 
+    async def lease(self, session_id: uuid.UUID) -> RunLease | None:
+        held = self._tables.leases.get(session_id)
+        return None if held is None else RunLease(held.token, held.until)
+
     async def release_run(self, session_id: uuid.UUID, token: str) -> None:
         release(self._tables, session_id, token)
 

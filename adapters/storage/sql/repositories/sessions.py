@@ -42,6 +42,7 @@ _ADD_UNLESS_NAME = {
 }
 _BY_ID = Prepared(_ROWS.where(sessions.c.id == bindparam("id")))
 _BY_NAME = Prepared(_ROWS.where(sessions.c.name == bindparam("name")))
+_LEASE = Prepared(select(sessions.c.run_token, sessions.c.run_until).where(sessions.c.id == bindparam("id")))
 _BY_IDS = bulk.RowsByKeys(_ROWS, sessions.c.id)
 _BY_NAMES = bulk.RowsByKeys(_ROWS, sessions.c.name)
 _LIST = Listing(
@@ -197,6 +198,12 @@ class SqlSessions(BulkRepository):
     async def claim_run_by_name(self, name: str, token: str, now: datetime, until: datetime) -> Session | None:
         params = {"b_name": name, "now": now, "token": token, "until": until}
         return await self._row(Session, _CLAIM_BY_NAME, params)
+
+    async def lease(self, session_id: uuid.UUID) -> RunLease | None:
+        rows = await self._executor.rows(_LEASE, {"id": session_id})
+        if not rows or rows[0]["run_token"] is None or rows[0]["run_until"] is None:
+            return None
+        return RunLease(rows[0]["run_token"], rows[0]["run_until"])
 
     async def release_run(self, session_id: uuid.UUID, token: str) -> None:
         await self._executor.write(RELEASE_RUN_LEASE, {"b_id": session_id, "token": token})
