@@ -42,7 +42,6 @@ class RunFeed:
         self._flusher: asyncio.TimerHandle | None = None
         self._writing = asyncio.Lock()  # one batch at a time, in order
         self._tasks: set[asyncio.Task[None]] = set()
-        self.closed = False
 
     def created(self, data: dict[str, Any]) -> RunEvent:
         """The first event (`run.created`), which the run's prepare unit of work keeps with the
@@ -64,7 +63,6 @@ class RunFeed:
         """Add the terminal event and keep every event not kept yet. The terminal event is sent
         to readers of this process even when the database cannot keep it."""
         self._append(event_type, data)
-        self.closed = True
         if self._flusher is not None:
             self._flusher.cancel()
             self._flusher = None
