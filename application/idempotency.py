@@ -10,14 +10,14 @@ One key is one row (`IdempotencyKeys`), so this holds across every process shari
 2. **Work, and keep the answer.** A create keeps it in the create's own transaction: its use case
    is handed a `KeyedCreate` and calls `keep(uow.idempotency_keys, result)` in the unit of work
    that writes the row, so the row and the answer commit together or not at all, and not even a
-   crash makes a retry create twice. A run spans three transactions and a model call; its answer is
-   kept in a transaction of its own once it has one.
+   crash makes a retry create twice. A run keeps no answer: its prepare unit of work, which writes
+   the run's record and its user message, names the run on the key (`RunKey.attach`), and the run's
+   record answers every retry (SPEC §9.7): the run's answer once it has ended, its events to a
+   streamed retry, from the first.
 3. **An error that wrote nothing releases the claim** (every 4xx: SPEC §3 and §5 promise they
    write nothing; a storage failure): the retry is evaluated afresh, which cannot repeat anything
-   since nothing was done. A run that failed once its user message was kept *did* write: the
-   model failed (502/504), the storage failed storing the reply (503), a bug (500). Its answer is
-   kept and replayed like any other, so a retry adds no second user message; to try again, send a
-   new key. (A run cancelled after that point keeps its claim until the claim expires.)
+   since nothing was done. A run that failed once its record was written *did* write: the retry
+   is answered its failure (502/504, 503, 500) from its record; to try again, send a new key.
 
 A claim lasts `claim_for` seconds, longer than a request can run, so a process that dies holding
 one frees the key then. An answer is kept `ttl` seconds; after that the key is new again. Expired
@@ -44,6 +44,8 @@ T = TypeVar("T")
 
 HEADER = "Idempotency-Key"
 REUSED = "idempotency_key_reused"
+Replay = Answer | uuid.UUID
+"""What a retry is answered: an answer kept, or the run a keyed run started (its record answers)."""
 IN_PROGRESS = "idempotency_key_in_progress"
 
 
@@ -92,6 +94,7 @@ class Idempotency:
         held = await self._claim(request)
         if isinstance(held, Answer):
             return Outcome(held, replayed=True)
+        assert isinstance(held, IdempotencyRecord)  # a create's route starts no run
         keyed = KeyedCreate(held, render, self._ttl)
         try:
             await work(keyed)
@@ -102,43 +105,23 @@ class Idempotency:
             raise RuntimeError("the create's use case did not keep its answer (KeyedCreate.keep)")
         return Outcome(keyed.answer, replayed=False)
 
-    async def run(
-        self,
-        request: KeyedRequest,
-        work: Callable[[Callable[[], None]], Awaitable[T]],
-        render: Callable[[T], Answer],
-        render_failure: Callable[[Exception], Answer],
-    ) -> Outcome:
-        """A run, once. `work(on_user_message_kept)` calls it once the run's user message is kept: a failure
-        after that wrote, so its answer (`render_failure`) is kept too, and the error raised as
-        without a key; a failure before it wrote nothing, and frees the key."""
+    async def run(self, request: KeyedRequest, start: Callable[[RunKey], Awaitable[T]]) -> T | Replay:
+        """A run, started once (SPEC §9.7): `start(key)` starts it, and its prepare unit of work
+        attaches the key to the run it writes (`RunKey.attach`), so the run and its key commit
+        together. A retry gets the run's id: its record answers it (its answer, or its events),
+        whether it is finished or not. A start that fails wrote nothing (it rolled back): the key
+        is free again. (A key answered before runs had records replays that answer.)"""
         held = await self._claim(request)
-        if isinstance(held, Answer):
-            return Outcome(held, replayed=True)
-        wrote = False
-
-        def on_user_message_kept() -> None:
-            nonlocal wrote
-            wrote = True
-
+        if not isinstance(held, IdempotencyRecord):
+            return held
         try:
-            result = await work(on_user_message_kept)
-        except Exception as failure:
-            if wrote:
-                await self._complete(held, render_failure(failure))
-            else:
-                await self._release(held)
-            raise
+            return await start(RunKey(held, self._ttl))
         except BaseException:
-            if not wrote:
-                await self._release(held)
+            await self._release(held)  # a no-op once attached: the claim's token is gone
             raise
-        answer = render(result)
-        await self._complete(held, answer)
-        return Outcome(answer, replayed=False)
 
-    async def _claim(self, request: KeyedRequest) -> IdempotencyRecord | Answer:
-        """Our claim on the key, or the answer to replay; Conflict when neither."""
+    async def _claim(self, request: KeyedRequest) -> IdempotencyRecord | Replay:
+        """Our claim on the key, or what to replay; Conflict when neither."""
         now = utcnow()
         mine = IdempotencyRecord(
             request.route, request.key, request.fingerprint, now + self._claim_for, token=uuid.uuid4().hex
@@ -158,6 +141,8 @@ class Idempotency:
                 code=REUSED,
                 key=HEADER,
             )
+        if held.run_id is not None:
+            return held.run_id
         if held.answer is None:
             raise Conflict(
                 f"the first request with this {HEADER} is still running: retry once it has answered",
@@ -165,15 +150,6 @@ class Idempotency:
                 key=HEADER,
             )
         return held.answer
-
-    async def _complete(self, claim: IdempotencyRecord, answer: Answer) -> None:
-        expires_at = utcnow() + self._ttl
-        # The work is done whatever happens here: answer it. (A storage that fails now leaves the
-        # claim to expire; `complete` is False only when the claim already had, and was taken.)
-        with contextlib.suppress(StorageUnavailable):
-            await self._storage.run(
-                lambda uow: uow.idempotency_keys.complete(claim.route, claim.key, _token(claim), answer, expires_at)
-            )
 
     async def _release(self, claim: IdempotencyRecord) -> None:
         # A storage that fails now leaves the claim to expire; the request's own error matters more.
@@ -184,6 +160,22 @@ class Idempotency:
 def _token(claim: IdempotencyRecord) -> str:
     assert claim.token is not None  # a claim always has its token
     return claim.token
+
+
+@dataclass(frozen=True, slots=True)
+class RunKey:
+    """A run sent with an `Idempotency-Key`, as run-agent's prepare is handed it: our claim on
+    the key, and how long the run answers a retry."""
+
+    claim: IdempotencyRecord
+    ttl: timedelta
+
+    async def attach(self, keys: IdempotencyKeys, run_id: uuid.UUID) -> None:
+        """Name the run on the key, through the unit of work that writes the run. Conflict
+        (`idempotency_key_in_progress`) when our claim expired and another request took the key."""
+        claim = self.claim
+        if not await keys.attach(claim.route, claim.key, _token(claim), run_id, utcnow() + self.ttl):
+            raise Conflict(f"another request took over this {HEADER}", code=IN_PROGRESS, key=HEADER)
 
 
 class KeyedCreate(Generic[T]):

@@ -28,10 +28,11 @@ from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from typing import Any
 
+from agentkeep.application.idempotency import RunKey
 from agentkeep.application.run_feed import RunFeed
 from agentkeep.application.run_prepare import Busy, Raced, StartedRun, prepare
 from agentkeep.application.run_values import MAX_MESSAGE, RunRequest, RunResult, RunUser
-from agentkeep.application.runs import RunningRuns, lease_token
+from agentkeep.application.runs import RunningRuns, lease_token, run_cancelled
 from agentkeep.application.turns import Place, SessionQueues
 from agentkeep.domain.chat import ModelReply
 from agentkeep.domain.errors import Conflict, DomainError, Invalid, ModelUnavailable
@@ -73,12 +74,6 @@ class _Cancelled(Exception):
     """The run was cancelled (`RunService.cancel`) during its model call."""
 
 
-def _cancelled(run: Run) -> Conflict:
-    error = Conflict("the run was cancelled", code="run_cancelled")
-    error.details["run_id"] = str(run.id)
-    return error
-
-
 class RunAgent:
     """Runs an agent on one message. `session_wait`: how long a run waits for its turn on a busy
     session (then 409 `session_busy`); `lease`: how long a run may hold a session at most (it
@@ -101,22 +96,19 @@ class RunAgent:
         self._lease = timedelta(seconds=lease)
         self._turns = SessionQueues()
 
-    async def __call__(
-        self, agent_id_or_name: str, request: RunRequest, *, on_user_message_kept: Callable[[], None] = lambda: None
-    ) -> RunResult:
-        """The reply to `request`. `on_user_message_kept()` is called once the user message is
-        committed: from then on, a failure has written it."""
-        started = await self.start(agent_id_or_name, request)
-        on_user_message_kept()
-        return await self.finish(started)
+    async def __call__(self, agent_id_or_name: str, request: RunRequest) -> RunResult:
+        """The reply to `request`."""
+        return await self.finish(await self.start(agent_id_or_name, request))
 
-    async def start(self, agent_id_or_name: str, request: RunRequest, *, streamed: bool = False) -> StartedRun:
+    async def start(
+        self, agent_id_or_name: str, request: RunRequest, *, streamed: bool = False, key: RunKey | None = None
+    ) -> StartedRun:
         """A run's first step (*prepare*): everything a refused request must not write, checked
         and written at once. With `streamed`, the run keeps its events as it goes (`run.created`
-        with the run itself)."""
+        with the run itself); with `key`, the run is named on its Idempotency-Key."""
         run_id = new_id()
         feed = RunFeed(self._storage, run_id) if streamed else None
-        return await self._prepare(agent_id_or_name, request, run_id, feed)
+        return await self._prepare(agent_id_or_name, request, run_id, feed, key)
 
     async def finish(self, started: StartedRun, *, on_delta: Callable[[str], None] | None = None) -> RunResult:
         """The rest of a started run: the model call (streamed to its feed, if it has one, and to
@@ -151,7 +143,7 @@ class RunAgent:
         except _Cancelled:
             # Cancelled while the model answered: the cancel ended the run and freed the session.
             self._turns.release(run.session_id)
-            raise _cancelled(run) from None
+            raise run_cancelled(run.id) from None
         except Exception as e:
             # The user message stays; the run ends failed and the session is free for the next
             # run, whatever the model or the storage did.
@@ -161,7 +153,7 @@ class RunAgent:
             raise
         self._turns.release(run.session_id)
         if not finished:
-            raise _cancelled(run)
+            raise run_cancelled(run.id)
         return RunResult(
             run_id=run.id,
             status=RunStatus.COMPLETED,
@@ -183,13 +175,18 @@ class RunAgent:
         """Finish a streamed run in a task of its own (it goes on when its caller goes away,
         SPEC §9.3) and follow its events; None after each `keep_alive` seconds of silence.
         `failure(error)`: the data of `run.failed` (what the run would have answered)."""
+        return self.background(started, failure).follow(keep_alive=keep_alive)
+
+    def background(self, started: StartedRun, failure: Callable[[Exception], dict[str, Any]]) -> RunFeed:
+        """Finish a streamed run in a task of its own (SPEC §9.5: its caller has its answer
+        already); its feed, which readers of this process follow."""
         feed = started.feed
         if feed is None:
             raise ValueError("the run was not started streamed")
         task = asyncio.get_running_loop().create_task(self._drive(started, feed, failure))
         self._driving.add(task)
         task.add_done_callback(self._driving.discard)
-        return feed.follow(keep_alive=keep_alive)
+        return feed
 
     async def _drive(self, started: StartedRun, feed: RunFeed, failure: Callable[[Exception], dict[str, Any]]) -> None:
         self.running.follow(feed)
@@ -241,7 +238,7 @@ class RunAgent:
         self._turns.release(run.session_id)
 
     async def _prepare(
-        self, agent_ref: str, request: RunRequest, run_id: uuid.UUID, feed: RunFeed | None
+        self, agent_ref: str, request: RunRequest, run_id: uuid.UUID, feed: RunFeed | None, key: RunKey | None
     ) -> StartedRun:
         deadline = time.monotonic() + self._session_wait
         place: Place | None = None
@@ -251,7 +248,7 @@ class RunAgent:
             while True:
                 try:
                     started = await self._storage.run(
-                        lambda uow: prepare(uow, agent_ref, request, run_id, self._lease, feed)
+                        lambda uow: prepare(uow, agent_ref, request, run_id, self._lease, feed, key)
                     )
                     holds = True
                     if started.interrupted is not None:

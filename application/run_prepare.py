@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from agentkeep.application import system_prompt
+from agentkeep.application.idempotency import RunKey
 from agentkeep.application.run_feed import RunFeed
 from agentkeep.application.run_values import RunRequest
 from agentkeep.application.runs import lease_token
@@ -78,12 +79,19 @@ def _run_of(run_id: uuid.UUID, session: Session, question: Message, request: Run
 
 
 async def prepare(
-    uow: UnitOfWork, agent_ref: str, request: RunRequest, run_id: uuid.UUID, lease_for: timedelta, feed: RunFeed | None
+    uow: UnitOfWork,
+    agent_ref: str,
+    request: RunRequest,
+    run_id: uuid.UUID,
+    lease_for: timedelta,
+    feed: RunFeed | None,
+    key: RunKey | None = None,
 ) -> StartedRun:
     """A run's *prepare* step in `uow`: the agent, the user, the session and its lease (held
-    `lease_for`), the history, the user message and the run's record, and with `feed` its
-    `run.created`. `Busy` when another run holds the session, `Raced` when a concurrent first run
-    made the named session first (roll back and try again, both)."""
+    `lease_for`), the history, the user message and the run's record, with `feed` its
+    `run.created`, and with `key` the run named on its Idempotency-Key. `Busy` when another run
+    holds the session, `Raced` when a concurrent first run made the named session first (roll
+    back and try again, both)."""
     found = await uow.agents.resolve_with_bio(agent_ref)
     if found is None:
         raise NotFound(f"no agent {agent_ref!r}", key="agent_id_or_name")
@@ -101,6 +109,8 @@ async def prepare(
         await uow.runs.add(run, user_message=user_message)  # one statement where the storage can
     else:
         user_message, run = stored
+    if key is not None:
+        await key.attach(uow.idempotency_keys, run.id)
     prompt = await _system_prompt(uow, agent, bio, session, request.system_prompt)
     if feed is not None:
         created = feed.created(

@@ -43,6 +43,7 @@ class RunRequest(BaseModel):
     mime_type: Annotated[str, Field(max_length=255)] | None = None
     context: JsonObject = Field(default_factory=dict)
     stream: bool = False
+    background: bool = False
     multitask_strategy: MultitaskStrategy = MultitaskStrategy.ENQUEUE
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from agentkeep.application.run_feed import RunFeed
 from agentkeep.application.sessions import find_session
-from agentkeep.domain.errors import NotFound
+from agentkeep.domain.errors import Conflict, NotFound
 from agentkeep.domain.events import EventType, RunEvent
 from agentkeep.domain.models import Message, Run, RunError
 from agentkeep.domain.paging import Page, Paging
@@ -27,6 +27,13 @@ from agentkeep.domain.values import ACTIVE_RUN_STATUSES, RunStatus, utcnow
 
 POLL = 0.1
 """Seconds between two reads of a run's kept events, while it goes on in another process."""
+
+
+def run_cancelled(run_id: uuid.UUID) -> Conflict:
+    """The error of a run that was cancelled: what it answers (409 `run_cancelled`)."""
+    error = Conflict("the run was cancelled", code="run_cancelled")
+    error.details["run_id"] = str(run_id)
+    return error
 
 
 def lease_token(run_id: uuid.UUID) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Protocol
 
@@ -25,6 +26,12 @@ class IdempotencyKeys(Protocol):
     async def complete(self, route: str, key: str, token: str, answer: Answer, expires_at: datetime) -> bool:
         """Store the answer of the claim `token` holds (the token goes), kept until `expires_at`.
         False when `token` no longer holds the key (its claim expired and another took it)."""
+        ...
+
+    async def attach(self, route: str, key: str, token: str, run_id: uuid.UUID, expires_at: datetime) -> bool:
+        """The claim `token` holds started the run `run_id` (in the unit of work that writes it):
+        the token goes, the record names the run until `expires_at` (deleting the run deletes
+        it). False when `token` no longer holds the key."""
         ...
 
     async def release(self, route: str, key: str, token: str) -> None:

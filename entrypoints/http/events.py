@@ -13,12 +13,13 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-from litestar import Request
+from litestar import Request, Response
 from litestar.response import Stream
 from litestar.response.sse import ServerSentEventMessage
 
+from agentkeep.application.runs import run_cancelled
 from agentkeep.domain.errors import DomainError, ModelTimeout, ModelUnavailable, StorageUnavailable
-from agentkeep.domain.events import RunEvent
+from agentkeep.domain.events import EventType, RunEvent
 from agentkeep.domain.models import Run
 from agentkeep.entrypoints.http.errors import INTERNAL_ERROR, domain_error_handler, status_of
 
@@ -37,7 +38,7 @@ def wants_events(request: Request[Any, Any, Any], stream: bool) -> bool:
     return stream or EVENT_STREAM in request.headers.get("accept", "")
 
 
-def event_stream(events: AsyncIterator[list[RunEvent] | None]) -> Stream:
+def event_stream(events: AsyncIterator[list[RunEvent] | None], headers: dict[str, str] | None = None) -> Stream:
     """The response that sends `events`, each batch in one write (a None is a keep-alive comment)."""
 
     async def frames() -> AsyncIterator[bytes]:
@@ -47,7 +48,7 @@ def event_stream(events: AsyncIterator[list[RunEvent] | None]) -> Stream:
             else:
                 yield b"".join(map(_frame, batch))
 
-    return Stream(frames(), media_type=EVENT_STREAM, headers={"Cache-Control": "no-store"})
+    return Stream(frames(), media_type=EVENT_STREAM, headers={"Cache-Control": "no-store", **(headers or {})})
 
 
 def _frame(event: RunEvent) -> bytes:
@@ -74,6 +75,8 @@ def failure_of(request: Request[Any, Any, Any], run_id: str) -> Any:
 def failure_of_record(run: Run) -> dict[str, Any]:
     """The `run.failed` data of a failed run, from its record."""
     code = run.error.code if run.error is not None else "internal"
+    if code == "internal":  # a bug: its answer says no more than that
+        return {"run_id": str(run.id), **INTERNAL_ERROR}
     detail = run.error.detail if run.error is not None else "internal error"
     status = _STATUS_OF_CODE.get(code, 500)
     return {
@@ -82,3 +85,14 @@ def failure_of_record(run: Run) -> dict[str, Any]:
         "detail": detail,
         "extra": {"code": code, "key": None, "run_id": str(run.id)},
     }
+
+
+def answer_of(request: Request[Any, Any, Any], terminal: RunEvent) -> Response[Any]:
+    """What a run not streamed answers, from its terminal event: the 200 body of
+    `run.completed`, the error of `run.failed`, 409 `run_cancelled` for `run.cancelled`."""
+    if terminal.event is EventType.RUN_FAILED:
+        body = {name: terminal.data[name] for name in ("status_code", "detail", "extra")}
+        return Response(body, status_code=int(str(body["status_code"])))
+    if terminal.event is EventType.RUN_CANCELLED:
+        return domain_error_handler(request, run_cancelled(terminal.run_id))
+    return Response(terminal.data, status_code=200)

@@ -26,10 +26,13 @@ from agentkeep.application.idempotency import (
     KeyedCreate,
     KeyedRequest,
     Outcome,
+    Replay,
 )
-from agentkeep.domain.errors import DomainError, Invalid
+from agentkeep.domain.errors import Invalid
+from agentkeep.domain.events import RunEvent
 from agentkeep.domain.idempotency import Answer
-from agentkeep.entrypoints.http.errors import INTERNAL_ERROR, domain_error_handler, status_of
+from agentkeep.entrypoints.http.events import answer_of, event_stream, failure_of_record
+from agentkeep.entrypoints.http.services import Services
 
 T = TypeVar("T")
 
@@ -41,7 +44,7 @@ IdempotencyKey = Annotated[
     HeaderParameter(
         name=HEADER,
         required=False,
-        # Checked by `_keyed`, so that a 400 names the header rather than a Python parameter.
+        # Checked by `keyed`, so that a 400 names the header rather than a Python parameter.
         schema_extra={"minLength": 1, "maxLength": MAX_KEY},
         description=(
             "Makes a retry safe: the same key with the same path and body within "
@@ -104,32 +107,36 @@ async def respond(
     shape: Callable[[T], Any] = body or (lambda result: result)
     if key is None:
         return Response(shape(await work(None)), status_code=status)
-    outcome = await idempotency.create(await _keyed(request, key), work, lambda result: _answer(status, shape(result)))
+    outcome = await idempotency.create(await keyed(request, key), work, lambda result: _answer(status, shape(result)))
     return _response(outcome)
 
 
-async def respond_run(
-    request: Request[Any, Any, Any],
-    key: str | None,
-    idempotency: Idempotency,
-    work: Callable[[Callable[[], None]], Awaitable[T]],
+async def replay_run(
+    request: Request[Any, Any, Any], begun: Replay, services: Services, *, streamed: bool, background: bool
 ) -> Response[Any]:
-    """The run's response (200), as `respond`; the answer of a run that failed once its user
-    message was kept is kept too (`work(kept)`: see `Idempotency.run`)."""
-    if key is None:
-        return Response(await work(lambda: None), status_code=200)
+    """A keyed run's retry (SPEC §9.7), marked replayed: the answer kept for its key, or the
+    answer of the run its key names, from the run's record: its events from the first when
+    streamed, the run itself (202) in the background, else the answer it gave (or will give: the
+    retry of a run still going waits for its end)."""
+    if isinstance(begun, Answer):
+        return _response(Outcome(begun, replayed=True))
+    headers = {REPLAYED: "true"}
+    if background:
+        return Response(await services.runs.get(begun), status_code=202, headers=headers)
+    events = await services.runs.events(begun, 0, failure_of_record)
+    if streamed:
+        return event_stream(events, headers)
+    terminal: RunEvent | None = None
+    async for batch in events:
+        terminal = batch[-1] if batch else terminal
+    assert terminal is not None and terminal.event.terminal  # the events of a run end with one
+    answer = answer_of(request, terminal)
+    answer.headers[REPLAYED] = "true"
+    return answer
 
-    def failure(error: Exception) -> Answer:
-        # The very body the error handlers send for it, so that a replay is the same.
-        if isinstance(error, DomainError):
-            return Answer(status_of(error), to_json(domain_error_handler(request, error).content).decode())
-        return Answer(500, to_json(INTERNAL_ERROR).decode())
 
-    outcome = await idempotency.run(await _keyed(request, key), work, lambda result: _answer(200, result), failure)
-    return _response(outcome)
-
-
-async def _keyed(request: Request[Any, Any, Any], key: str) -> KeyedRequest:
+async def keyed(request: Request[Any, Any, Any], key: str) -> KeyedRequest:
+    """The keyed request `request` is, with `key`."""
     if not 1 <= len(key) <= MAX_KEY:
         raise Invalid(f"must be 1 to {MAX_KEY} characters", key=HEADER)
     # The route template scopes the key; the path as sent and the body (read already, and

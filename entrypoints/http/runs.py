@@ -7,15 +7,16 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import HeaderParameter, JSONBody, PathParameter, QueryParameter
 from litestar.response import Stream
 
-from agentkeep.application.idempotency import HEADER
-from agentkeep.application.run_agent import RunRequest, RunResult
+from agentkeep.application.idempotency import RunKey
+from agentkeep.application.run_agent import RunRequest, RunResult, StartedRun
 from agentkeep.domain.errors import Invalid
 from agentkeep.domain.models import Run
 from agentkeep.entrypoints.http.events import EVENT_STREAM, event_stream, failure_of, failure_of_record, wants_events
-from agentkeep.entrypoints.http.idempotency import RESPONSES, IdempotencyKey, respond_run
+from agentkeep.entrypoints.http.idempotency import RESPONSES, IdempotencyKey, keyed, replay_run
 from agentkeep.entrypoints.http.services import Services
 from agentkeep.entrypoints.references import uuid_ref
 
@@ -32,11 +33,16 @@ class RunRoutes(Controller):
         summary="Run an agent on a message",
         description=(
             "Creates the user and the session when needed; the user message is kept even when the model fails. "
-            "With an Idempotency-Key, a model failure (502/504) is replayed like any answer: send a new key to retry. "
             "With `stream: true` (or `Accept: text/event-stream`), a 200 is a `text/event-stream` of the run's events "
-            "(`run.created`, `message.delta`, ..., one terminal event), once the user message is kept."
+            "(`run.created`, `message.delta`, ..., one terminal event), once the user message is kept. With "
+            "`background: true`, a 202 with the run, at once: follow it with `GET /runs/{id}` or its `/events`. "
+            "With an Idempotency-Key, a retry is answered from the run the first request started: its answer (a model "
+            "failure included: send a new key to try again), its events from the first when streamed."
         ),
-        responses=RESPONSES,
+        responses={
+            **RESPONSES,
+            202: ResponseSpec(Run, description="`background: true`: the run, started", generate_examples=False),
+        },
     )
     async def run(
         self,
@@ -46,22 +52,32 @@ class RunRoutes(Controller):
         services: NamedDependency[Services],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[RunResult]:
-        if wants_events(request, data.stream):
-            if idempotency_key is not None:
-                raise Invalid("a streamed run takes no Idempotency-Key (not supported yet)", key=HEADER)
-            # Refused (4xx) before its user message is kept: answered as JSON, never a stream.
-            started = await services.run_agent.start(agent_id_or_name, data, streamed=True)
+        if data.background and data.stream:
+            raise Invalid("a run is streamed or in the background, not both", key="background")
+        streamed = not data.background and wants_events(request, data.stream)
+        # Refused (4xx) before its user message is kept: answered as JSON, never a stream.
+        with_events = streamed or data.background
+
+        async def start(key: RunKey | None) -> StartedRun:
+            return await services.run_agent.start(agent_id_or_name, data, streamed=with_events, key=key)
+
+        if idempotency_key is None:
+            started = await start(None)
+        else:
+            begun = await services.idempotency.run(await keyed(request, idempotency_key), start)
+            if not isinstance(begun, StartedRun):
+                return await replay_run(request, begun, services, streamed=streamed, background=data.background)
+            started = begun
+        answer: Response[Any] | Stream
+        if data.background:
+            services.run_agent.background(started, failure_of(request, str(started.run.id)))
+            answer = Response(started.run, status_code=202)
+        elif streamed:
             # The 200 documented is the JSON one; the description tells of the stream.
-            stream: Response[Any] = event_stream(
-                services.run_agent.stream(started, failure_of(request, str(started.run.id)))
-            )
-            return stream
-        return await respond_run(
-            request,
-            idempotency_key,
-            services.idempotency,
-            lambda on_kept: services.run_agent(agent_id_or_name, data, on_user_message_kept=on_kept),
-        )
+            answer = event_stream(services.run_agent.stream(started, failure_of(request, str(started.run.id))))
+        else:
+            answer = Response(await services.run_agent.finish(started), status_code=200)
+        return answer  # type: ignore[return-value]  # the 200 documented is the JSON one
 
 
 class RunRecordRoutes(Controller):

@@ -4,7 +4,6 @@ the real server on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -17,6 +16,7 @@ from agentkeep.domain.values import RunStatus, utcnow
 from agentkeep.entrypoints.container import Container
 from tests.e2e.conftest import closed_port
 from tests.e2e.http_api import API, agent, error, listed, read_session, run
+from tests.e2e.sse import parse
 from tests.support.openai_server import FakeOpenAIServer, Scripted, completion
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -153,7 +153,7 @@ async def test_a_run_its_process_left_behind_is_failed_interrupted_once_its_leas
     alive = await read_run(api, first["run_id"])
 
     swept = await read_run(api, str(orphan.id))
-    events = parse_events((await api.get(f"{API}/runs/{orphan.id}/events")).text)
+    events = [(e.event, e.data) for e in parse((await api.get(f"{API}/runs/{orphan.id}/events")).text)]
     after = await run(api, "assistant", "after", session_name="left")
 
     assert alive["status"] == "completed"
@@ -161,12 +161,3 @@ async def test_a_run_its_process_left_behind_is_failed_interrupted_once_its_leas
     assert [e[0] for e in events] == ["run.created", "run.failed"]
     assert events[-1][1]["extra"]["code"] == "interrupted"
     assert after.status_code == 200  # the session is free
-
-
-def parse_events(text: str) -> list[tuple[str, dict[str, Any]]]:
-    out = []
-    for block in text.split("\n\n"):
-        fields = dict(line.split(": ", 1) for line in block.splitlines() if line and not line.startswith(":"))
-        if "event" in fields:
-            out.append((fields["event"], json.loads(fields["data"])))
-    return out

@@ -112,6 +112,7 @@ class Tables:
         doomed = {run_id for run_id, run in self.runs.items() if run.session_id == session_id}
         _drop(self.runs, lambda r: r.id in doomed)
         _drop(self.run_events, lambda e: e.run_id in doomed)
+        _drop(self.idempotency_keys, lambda k: k.run_id in doomed)
         for memory in [m for m in self.memories.values() if m.session_id == session_id]:
             # ON DELETE SET NULL: the row changes, its updated_at does not.
             self.memories[memory.id] = memory.model_copy(update={"session_id": None})

@@ -264,8 +264,8 @@ memories = Table(
 )
 
 # Idempotency-Key records (`domain.idempotency`): a claim while the first request runs (`token`),
-# then its answer, replayed to retries until `expires_at`. Expired rows are deleted lazily, by
-# later claims, through the `expires_at` index.
+# then its answer, replayed to retries until `expires_at`, or for a run the run it started.
+# Expired rows are deleted lazily, by later claims, through the `expires_at` index.
 idempotency_keys = Table(
     "idempotency_keys",
     metadata,
@@ -276,7 +276,9 @@ idempotency_keys = Table(
     Column("status", Integer),
     Column("body", Text),
     Column("expires_at", UtcDateTime(), nullable=False),
+    Column("run_id", Uuid(), ForeignKey("runs.id", ondelete="CASCADE")),
     Index(None, "expires_at"),
+    Index(None, "run_id"),  # a deleted run's keys go with it
 )
 
 # The record of every run (SPEC §9). `user_id` and `agent_id` are copies of the session's (deleting

@@ -5,23 +5,23 @@ every adapter."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import uuid
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 
-from agentkeep.application.idempotency import IN_PROGRESS, Idempotency, KeyedCreate, KeyedRequest
+from agentkeep.application.idempotency import IN_PROGRESS, Idempotency, KeyedCreate, KeyedRequest, RunKey
 from agentkeep.application.inputs import NewUser
 from agentkeep.application.users import UserService
 from agentkeep.domain.errors import Conflict, StorageUnavailable
 from agentkeep.domain.idempotency import Answer, IdempotencyRecord
-from agentkeep.domain.models import User
+from agentkeep.domain.models import Run, User
 from agentkeep.domain.paging import Paging
-from agentkeep.domain.ports import Storage
+from agentkeep.domain.ports import Storage, UnitOfWork
 from agentkeep.domain.values import utcnow
-from agentkeep.testing.builders import at
+from agentkeep.testing.builders import a_run, at, seed
 
 ROUTE = "POST /api/v1/agents"
 
@@ -203,51 +203,70 @@ RUN_ROUTE = "POST /api/v1/agents/{agent_id_or_name}/run"
 RUN = KeyedRequest.of(RUN_ROUTE, "k", "/agents/a/run", b"{}")
 
 
-def failed(error: Exception) -> Answer:
-    return Answer(503 if isinstance(error, StorageUnavailable) else 500, f'{{"detail": "{error}"}}')
+async def start_a_run(storage: Storage, key: RunKey) -> Run:
+    """What run-agent's prepare does with a key: write a run, name it on the key, in one unit of work."""
+    _, _, session = await seed(storage)
+    run = a_run(session)
+
+    async def work(uow: UnitOfWork) -> Run:
+        await uow.runs.add(run)
+        await key.attach(uow.idempotency_keys, run.id)
+        return run
+
+    return await storage.run(work)
 
 
-FAILURES = [StorageUnavailable("the database failed"), RuntimeError("a bug")]
-
-
-async def fail_a_run(storage: Storage, error: Exception, *, kept_its_message: bool) -> Idempotency:
-    """Run a keyed run (key `k`) that fails with `error`, after keeping its user message or not."""
+async def test_a_keyed_run_names_its_run_on_the_key_and_a_retry_gets_the_run(storage: Storage) -> None:
     keys = Idempotency(storage, ttl=60, claim_for=600)
-
-    async def fail(on_user_message_kept: Callable[[], None]) -> str:
-        if kept_its_message:
-            on_user_message_kept()
-        raise error
-
-    with pytest.raises(type(error)):
-        await keys.run(RUN, fail, lambda _: Answer(200, "{}"), failed)
-    return keys
-
-
-@pytest.mark.parametrize("error", FAILURES)
-async def test_a_run_that_failed_after_keeping_its_user_message_keeps_its_answer(
-    storage: Storage, error: Exception
-) -> None:
-    keys = await fail_a_run(storage, error, kept_its_message=True)
+    run = await keys.run(RUN, lambda key: start_a_run(storage, key))
 
     stored = await get(storage, "k", RUN_ROUTE)
     assert stored is not None
-    assert (stored.token, stored.answer) == (None, failed(error))
-    # A retry is answered that, and does not run again.
-    ran_again: list[bool] = []
+    assert (stored.token, stored.answer, stored.run_id) == (None, None, run.id)
+    started_again: list[RunKey] = []
 
-    async def run_again(kept: Callable[[], None]) -> str:
-        ran_again.append(True)
-        return "reply"
+    async def start_again(key: RunKey) -> Run:
+        started_again.append(key)
+        raise AssertionError("a retry starts nothing")
 
-    outcome = await keys.run(RUN, run_again, lambda _: Answer(200, "{}"), failed)
-    assert (outcome.answer, outcome.replayed, ran_again) == (failed(error), True, [])
+    assert (await keys.run(RUN, start_again), started_again) == (run.id, [])
 
 
-@pytest.mark.parametrize("error", FAILURES)
-async def test_a_run_that_failed_before_keeping_its_user_message_frees_its_key(
-    storage: Storage, error: Exception
-) -> None:
-    await fail_a_run(storage, error, kept_its_message=False)
+@pytest.mark.parametrize("error", [StorageUnavailable("the database failed"), RuntimeError("a bug"), Conflict("busy")])
+async def test_a_keyed_run_that_failed_to_start_frees_its_key(storage: Storage, error: Exception) -> None:
+    keys = Idempotency(storage, ttl=60, claim_for=600)
+
+    async def fail(key: RunKey) -> Run:
+        raise error
+
+    with pytest.raises(type(error)):
+        await keys.run(RUN, fail)
+
+    assert await get(storage, "k", RUN_ROUTE) is None
+
+
+async def test_a_run_whose_claim_was_taken_meanwhile_is_not_written(storage: Storage) -> None:
+    keys = Idempotency(storage, ttl=60, claim_for=600)
+
+    async def start_late(key: RunKey) -> Run:
+        # Our claim expired and another request took the key before our run was written.
+        await storage.run(lambda uow: uow.idempotency_keys.release(RUN_ROUTE, "k", key.claim.token or ""))
+        assert await claim(storage, replace(key.claim, token="u" * 32)) is None
+        return await start_a_run(storage, key)
+
+    with pytest.raises(Conflict) as caught:
+        await keys.run(RUN, start_late)
+
+    assert caught.value.code == IN_PROGRESS
+    assert (await storage.run(lambda uow: uow.runs.active(uuid.uuid4()))) is None
+    stored = await get(storage, "k", RUN_ROUTE)
+    assert stored is not None and (stored.token, stored.run_id) == ("u" * 32, None)
+
+
+async def test_a_runs_key_goes_with_its_session(storage: Storage) -> None:
+    keys = Idempotency(storage, ttl=60, claim_for=600)
+    run = await keys.run(RUN, lambda key: start_a_run(storage, key))
+
+    assert await storage.run(lambda uow: uow.sessions.delete(run.session_id))
 
     assert await get(storage, "k", RUN_ROUTE) is None

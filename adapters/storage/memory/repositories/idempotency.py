@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import replace
 from datetime import datetime
 
 from agentkeep.adapters.storage.memory.state import Repository
+from agentkeep.domain.errors import NotFound
 from agentkeep.domain.idempotency import Answer, IdempotencyRecord
 
 
@@ -25,6 +27,15 @@ class MemoryIdempotencyKeys(Repository):
         if stored is None or stored.token != token:
             return False
         self._tables.idempotency_keys[(route, key)] = replace(stored, token=None, answer=answer, expires_at=expires_at)
+        return True
+
+    async def attach(self, route: str, key: str, token: str, run_id: uuid.UUID, expires_at: datetime) -> bool:
+        stored = self._tables.idempotency_keys.get((route, key))
+        if stored is None or stored.token != token:
+            return False
+        if run_id not in self._tables.runs:
+            raise NotFound(f"no run {run_id}", key="run_id")
+        self._tables.idempotency_keys[(route, key)] = replace(stored, token=None, run_id=run_id, expires_at=expires_at)
         return True
 
     async def release(self, route: str, key: str, token: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -14,13 +15,18 @@ from agentkeep.adapters.storage.sql.tables import idempotency_keys as keys
 from agentkeep.domain.idempotency import Answer, IdempotencyRecord
 
 _KEY = ("route", "key")
-_CLAIM_COLUMNS = ("fingerprint", "token", "status", "body", "expires_at")
+_CLAIM_COLUMNS = ("fingerprint", "token", "status", "body", "expires_at", "run_id")
 _IS = (keys.c.route == bindparam("b_route"), keys.c.key == bindparam("b_key"))
 _GET = Prepared(select(keys).where(*_IS))
 _COMPLETE = Prepared(
     update(keys)
     .where(*_IS, keys.c.token == bindparam("b_token"))
     .values(token=None, status=bindparam("status"), body=bindparam("body"), expires_at=bindparam("expires_at"))
+)
+_ATTACH = Prepared(
+    update(keys)
+    .where(*_IS, keys.c.token == bindparam("b_token"))
+    .values(token=None, run_id=bindparam("run_id"), expires_at=bindparam("expires_at"))
 )
 _RELEASE = Prepared(delete(keys).where(*_IS, keys.c.token == bindparam("b_token")))
 # SKIP LOCKED (PostgreSQL; SQLite has one writer and no row locks): a purge never waits for
@@ -68,6 +74,10 @@ class SqlIdempotencyKeys(SqlRepository):
         values = {"status": answer.status, "body": answer.body, "expires_at": expires_at}
         return bool(await self._executor.write(_COMPLETE, {**params, **values}))
 
+    async def attach(self, route: str, key: str, token: str, run_id: uuid.UUID, expires_at: datetime) -> bool:
+        params = {"b_route": route, "b_key": key, "b_token": token, "run_id": run_id, "expires_at": expires_at}
+        return bool(await self._executor.write(_ATTACH, params))
+
     async def release(self, route: str, key: str, token: str) -> None:
         await self._executor.write(_RELEASE, {"b_route": route, "b_key": key, "b_token": token})
 
@@ -85,6 +95,7 @@ def _row(record: IdempotencyRecord) -> dict[str, Any]:
         "status": None if answer is None else answer.status,
         "body": None if answer is None else answer.body,
         "expires_at": record.expires_at,
+        "run_id": record.run_id,
     }
 
 
@@ -97,4 +108,5 @@ def _record(row: Any) -> IdempotencyRecord:
         expires_at=row["expires_at"],
         token=row["token"],
         answer=answer,
+        run_id=row["run_id"],
     )
